@@ -1,0 +1,31 @@
+"""dta: data-transfer agreements as code.
+
+Classify what is about to be shared, agree on a signed agreement, transfer under a signed manifest
+bound to it, and audit everything in hash-chained, Merkle-provable, partner-witnessed logs.
+
+The top-level package re-exports the strict JSON layer; the feature packages (``dta.keys``,
+``dta.envelope``, ``dta.schemas``, ``dta.classify``, ``dta.audit``, ``dta.agreement``,
+``dta.manifest``, ``dta.receipt``, ``dta.transfer``, ``dta.compliance``) hold the rest.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from dta import errors
+from dta._json import MAX_DEPTH, MAX_SAFE_INTEGER, canonical_bytes, dumps, loads
+
+try:
+    __version__ = version("dta")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_SAFE_INTEGER",
+    "__version__",
+    "canonical_bytes",
+    "dumps",
+    "errors",
+    "loads",
+]

@@ -1,0 +1,186 @@
+"""Packaged JSON Schemas (draft 2020-12) and document validation.
+
+Rules this module enforces:
+
+* Schemas live in ``schemas/<kind>.v<major>.schema.json`` in the source tree and are shipped inside
+  the wheel as ``dta/_schemas``; they are loaded with :mod:`importlib.resources` only.
+* Every schema's ``$id`` is ``urn:dta:schema:<kind>:<major>``; schemas may ``$ref`` each other by
+  that URN (resolved offline from the packaged set, never from the network).
+* :func:`validate` dispatches on ``_type`` (``dta.<kind>``) and the major of ``spec_version``.
+  A signed document (``{"signed": ..., "signatures": ...}``) is validated as an envelope and
+  then its ``signed`` part by its own type. Unknown types or major versions are rejected.
+* A failure raises :class:`~dta.errors.SchemaError` carrying the JSON pointer of the failing part.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from dta.errors import SchemaError
+
+__all__ = [
+    "ENVELOPE_KIND",
+    "iter_errors",
+    "list_schemas",
+    "schema",
+    "schema_id",
+    "schema_path",
+    "schema_text",
+    "validate",
+]
+
+ENVELOPE_KIND = "envelope"
+_ID_PREFIX = "urn:dta:schema:"
+
+
+def _schema_dir() -> Traversable:
+    packaged = resources.files("dta") / "_schemas"
+    if packaged.is_dir():
+        return packaged
+    # Running from a source checkout (editable install): the tree's schemas/ is the same set.
+    source = Path(__file__).resolve().parents[2] / "schemas"
+    if source.is_dir():
+        return source
+    raise SchemaError("packaged schemas not found (broken installation)")
+
+
+def schema_id(kind: str, major: int = 1) -> str:
+    """Return the ``$id`` URN of a schema."""
+    return f"{_ID_PREFIX}{kind}:{major}"
+
+
+@functools.cache
+def _catalogue() -> dict[str, tuple[dict[str, Any], str]]:
+    """Map ``$id`` -> (schema, file name) for every packaged schema."""
+    found: dict[str, tuple[dict[str, Any], str]] = {}
+    for entry in _schema_dir().iterdir():
+        if not entry.name.endswith(".schema.json"):
+            continue
+        document = json.loads(entry.read_text(encoding="utf-8"))
+        sid = document.get("$id")
+        if not isinstance(sid, str) or not sid.startswith(_ID_PREFIX):
+            raise SchemaError(f"packaged schema {entry.name} has no urn:dta:schema $id")
+        found[sid] = (document, entry.name)
+    return found
+
+
+@functools.cache
+def _registry() -> Registry[Any]:
+    return Registry().with_resources(
+        (sid, Resource.from_contents(doc, default_specification=DRAFT202012))
+        for sid, (doc, _) in _catalogue().items()
+    )
+
+
+@functools.cache
+def _validator(sid: str) -> jsonschema.Draft202012Validator:
+    try:
+        document = _catalogue()[sid][0]
+    except KeyError as exc:
+        raise SchemaError(f"no schema {sid}") from exc
+    return jsonschema.Draft202012Validator(document, registry=_registry())
+
+
+def list_schemas() -> list[str]:
+    """Return the sorted ``$id`` of every packaged schema."""
+    return sorted(_catalogue())
+
+
+def schema(sid_or_kind: str) -> dict[str, Any]:
+    """Return a packaged schema by ``$id`` or by kind (latest major).
+
+    Raises:
+        SchemaError: No such schema.
+    """
+    return _catalogue()[_resolve(sid_or_kind)][0]
+
+
+def schema_text(sid_or_kind: str) -> str:
+    """Return a packaged schema's file text."""
+    name = _catalogue()[_resolve(sid_or_kind)][1]
+    return (_schema_dir() / name).read_text(encoding="utf-8")
+
+
+def schema_path(sid_or_kind: str) -> str:
+    """Return the file-system path of a packaged schema (for tools such as check-jsonschema)."""
+    name = _catalogue()[_resolve(sid_or_kind)][1]
+    return str(_schema_dir() / name)
+
+
+def _resolve(sid_or_kind: str) -> str:
+    catalogue = _catalogue()
+    if sid_or_kind in catalogue:
+        return sid_or_kind
+    kind = sid_or_kind.removeprefix("dta.")
+    candidates = [sid for sid in catalogue if sid.rsplit(":", 1)[0] == f"{_ID_PREFIX}{kind}"]
+    if not candidates:
+        raise SchemaError(f"no schema for {sid_or_kind!r}")
+    return max(candidates, key=lambda sid: int(sid.rsplit(":", 1)[1]))
+
+
+def _dispatch(doc: Mapping[str, Any], pointer: str) -> str:
+    doc_type = doc.get("_type")
+    version = doc.get("spec_version")
+    if not isinstance(doc_type, str) or not doc_type.startswith("dta."):
+        raise SchemaError("document has no dta _type", pointer=f"{pointer}/_type")
+    if not isinstance(version, str) or not version.split(".")[0].isdigit():
+        raise SchemaError("document has no valid spec_version", pointer=f"{pointer}/spec_version")
+    sid = schema_id(doc_type.removeprefix("dta."), int(version.split(".")[0]))
+    if sid not in _catalogue():
+        raise SchemaError(
+            f"unknown document type {doc_type} spec_version {version}", pointer=f"{pointer}/_type"
+        )
+    return sid
+
+
+def _pointer(base: str, path: Any) -> str:
+    return base + "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def iter_errors(doc: Any) -> Iterator[SchemaError]:
+    """Yield every schema violation of a document (empty when it is valid).
+
+    The first error of a document whose type cannot be determined is the only one yielded.
+    """
+    if not isinstance(doc, Mapping):
+        yield SchemaError("document is not a JSON object", pointer="")
+        return
+    targets: list[tuple[Any, str, str]] = []
+    try:
+        if "signed" in doc or "signatures" in doc:
+            targets.append((doc, schema_id(ENVELOPE_KIND), ""))
+            inner = doc.get("signed")
+            if isinstance(inner, Mapping):
+                targets.append((inner, _dispatch(inner, "/signed"), "/signed"))
+        else:
+            targets.append((doc, _dispatch(doc, ""), ""))
+    except SchemaError as exc:
+        yield exc
+        return
+    for value, sid, base in targets:
+        errors = sorted(_validator(sid).iter_errors(value), key=lambda e: list(e.absolute_path))
+        for error in errors:
+            yield SchemaError(error.message[:300], pointer=_pointer(base, error.absolute_path))
+
+
+def validate(doc: Any) -> None:
+    """Validate a dta document (plain or signed) against its packaged schema.
+
+    Args:
+        doc: A parsed document (use :func:`dta.loads`).
+
+    Raises:
+        SchemaError: Unknown type/version, or the first violation with its JSON pointer.
+    """
+    for error in iter_errors(doc):
+        raise error
