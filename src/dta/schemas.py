@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -33,6 +34,7 @@ __all__ = [
     "iter_errors",
     "list_schemas",
     "schema",
+    "schema_for_type",
     "schema_id",
     "schema_path",
     "schema_text",
@@ -128,19 +130,43 @@ def _resolve(sid_or_kind: str) -> str:
     return max(candidates, key=lambda sid: int(sid.rsplit(":", 1)[1]))
 
 
-def _dispatch(doc: Mapping[str, Any], pointer: str) -> str:
-    doc_type = doc.get("_type")
-    version = doc.get("spec_version")
-    if not isinstance(doc_type, str) or not doc_type.startswith("dta."):
-        raise SchemaError("document has no dta _type", pointer=f"{pointer}/_type")
-    if not isinstance(version, str) or not version.split(".")[0].isdigit():
-        raise SchemaError("document has no valid spec_version", pointer=f"{pointer}/spec_version")
-    sid = schema_id(doc_type.removeprefix("dta."), int(version.split(".")[0]))
-    if sid not in _catalogue():
+_TYPE = re.compile(r"dta\.[a-z0-9][a-z0-9-]{0,62}")
+_VERSION = re.compile(r"(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})")
+
+
+def schema_for_type(doc_type: Any, spec_version: Any, *, pointer: str = "") -> str:
+    """Return the ``$id`` of the schema for a ``_type`` and ``spec_version``.
+
+    Args:
+        doc_type: The document's ``_type`` (``dta.<kind>``).
+        spec_version: The document's ``spec_version`` (``<major>.<minor>``).
+        pointer: JSON pointer of the document, used in error messages.
+
+    Raises:
+        SchemaError: Malformed, unknown ``_type`` or unknown major ``spec_version``.
+    """
+    if not isinstance(doc_type, str) or not _TYPE.fullmatch(doc_type):
+        raise SchemaError("document has no valid dta _type", pointer=f"{pointer}/_type")
+    if not isinstance(spec_version, str) or not _VERSION.fullmatch(spec_version):
         raise SchemaError(
-            f"unknown document type {doc_type} spec_version {version}", pointer=f"{pointer}/_type"
+            "document has no valid spec_version (major.minor)", pointer=f"{pointer}/spec_version"
         )
+    kind = doc_type.removeprefix("dta.")
+    if kind == ENVELOPE_KIND:
+        raise SchemaError("_type dta.envelope is reserved", pointer=f"{pointer}/_type")
+    sid = schema_id(kind, int(spec_version.split(".")[0]))
+    if sid not in _catalogue():
+        if any(known.rsplit(":", 1)[0] == sid.rsplit(":", 1)[0] for known in _catalogue()):
+            raise SchemaError(
+                f"unsupported spec_version {spec_version} of {doc_type}",
+                pointer=f"{pointer}/spec_version",
+            )
+        raise SchemaError(f"unknown document type {doc_type}", pointer=f"{pointer}/_type")
     return sid
+
+
+def _dispatch(doc: Mapping[str, Any], pointer: str) -> str:
+    return schema_for_type(doc.get("_type"), doc.get("spec_version"), pointer=pointer)
 
 
 def _pointer(base: str, path: Any) -> str:
