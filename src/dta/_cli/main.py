@@ -22,7 +22,16 @@ from dta.errors import Error
 __all__ = ["COMMANDS", "cli", "main", "run"]
 
 # name -> "module:attribute" of a click command or group. One line per command; keep sorted.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "demo": "dta._cli.demo:demo",
+    "dsse": "dta._cli.dsse:dsse",
+    "keygen": "dta._cli.keys:keygen",
+    "pubkey": "dta._cli.keys:pubkey",
+    "schema": "dta._cli.schema:schema",
+    "sign": "dta._cli.sign:sign",
+    "validate": "dta._cli.validate:validate",
+    "verify": "dta._cli.sign:verify",
+}
 
 
 class _LazyGroup(click.Group):
