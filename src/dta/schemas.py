@@ -8,7 +8,9 @@ Rules this module enforces:
   that URN (resolved offline from the packaged set, never from the network).
 * :func:`validate` dispatches on ``_type`` (``dta.<kind>``) and the major of ``spec_version``.
   A signed document (``{"signed": ..., "signatures": ...}``) is validated as an envelope and
-  then its ``signed`` part by its own type. Unknown types or major versions are rejected.
+  then its ``signed`` part by its own type; an object with ``payloadType`` is validated as a DSSE
+  envelope (shape only). Unknown types or major versions are rejected; the kinds ``envelope``
+  and ``dsse`` are reserved and never valid as a ``_type``.
 * A failure raises :class:`~dta.errors.SchemaError` carrying the JSON pointer of the failing part.
 """
 
@@ -30,6 +32,7 @@ from referencing.jsonschema import DRAFT202012
 from dta.errors import SchemaError
 
 __all__ = [
+    "DSSE_KIND",
     "ENVELOPE_KIND",
     "iter_errors",
     "list_schemas",
@@ -42,6 +45,7 @@ __all__ = [
 ]
 
 ENVELOPE_KIND = "envelope"
+DSSE_KIND = "dsse"
 _ID_PREFIX = "urn:dta:schema:"
 
 
@@ -152,8 +156,8 @@ def schema_for_type(doc_type: Any, spec_version: Any, *, pointer: str = "") -> s
             "document has no valid spec_version (major.minor)", pointer=f"{pointer}/spec_version"
         )
     kind = doc_type.removeprefix("dta.")
-    if kind == ENVELOPE_KIND:
-        raise SchemaError("_type dta.envelope is reserved", pointer=f"{pointer}/_type")
+    if kind in (ENVELOPE_KIND, DSSE_KIND):
+        raise SchemaError(f"_type {doc_type} is reserved", pointer=f"{pointer}/_type")
     sid = schema_id(kind, int(spec_version.split(".")[0]))
     if sid not in _catalogue():
         if any(known.rsplit(":", 1)[0] == sid.rsplit(":", 1)[0] for known in _catalogue()):
@@ -183,7 +187,9 @@ def iter_errors(doc: Any) -> Iterator[SchemaError]:
         return
     targets: list[tuple[Any, str, str]] = []
     try:
-        if "signed" in doc or "signatures" in doc:
+        if "payloadType" in doc:
+            targets.append((doc, schema_id(DSSE_KIND), ""))
+        elif "signed" in doc or "signatures" in doc:
             targets.append((doc, schema_id(ENVELOPE_KIND), ""))
             inner = doc.get("signed")
             if isinstance(inner, Mapping):
