@@ -1,0 +1,544 @@
+"""RFC 9162 Merkle tree hashing, proof generation and verification (implementation).
+
+See :mod:`dta.audit.merkle` for the rules; this module holds the code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple, Protocol
+
+from dta.errors import ProofError
+
+__all__ = [
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "MemoryTree",
+    "Node",
+    "NodeSource",
+    "RootBuilder",
+    "consistency_proof",
+    "consistency_proof_length",
+    "inclusion_proof",
+    "inclusion_proof_length",
+    "leaf_hash",
+    "node_hash",
+    "root",
+    "verify_consistency",
+    "verify_inclusion",
+]
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+_sha256 = hashlib.sha256
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """RFC 9162 leaf hash: ``SHA-256(0x00 || data)``.
+
+    Args:
+        data: The leaf's bytes (for an audit record: its canonical line without the newline).
+
+    Returns:
+        The 32-byte leaf hash.
+    """
+    return _sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 9162 interior node hash: ``SHA-256(0x01 || left || right)``.
+
+    Args:
+        left: Hash of the left child.
+        right: Hash of the right child.
+
+    Returns:
+        The 32-byte node hash.
+    """
+    return _sha256(b"\x01" + left + right).digest()
+
+
+class NodeSource(Protocol):
+    """Anything that can return hashes of perfect subtrees of a tree (memory, sidecar, database)."""
+
+    def perfect(self, level: int, index: int) -> bytes:
+        """Hash of the perfect subtree of ``2**level`` leaves starting at leaf ``index * 2**level``.
+
+        Only subtrees lying entirely inside the tree are ever asked for.
+        """
+        ...
+
+
+class Node(NamedTuple):
+    """A perfect subtree: ``2**level`` leaves starting at leaf ``index * 2**level``."""
+
+    level: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: the subtree index
+    hash: bytes
+
+
+def _check_size(size: int, what: str) -> None:
+    if type(size) is not int or size < 0:
+        raise ProofError(f"{what} must be a non-negative integer, got {size!r}")
+
+
+def _perfect(src: NodeSource, start: int, count: int) -> bytes:
+    """Hash of the perfect, aligned subtree of ``count`` (a power of two) leaves at ``start``."""
+    level = count.bit_length() - 1
+    return src.perfect(level, start >> level)
+
+
+def _range_hash(src: NodeSource, start: int, end: int) -> bytes:
+    """MTH(D[start:end]) for a range whose start is aligned to the largest power of two <= size.
+
+    Such ranges are the subtrees of an RFC 9162 tree; the hash is the right fold of the perfect
+    subtrees given by the set bits of the range size, most significant first.
+    """
+    count = end - start
+    if count & (count - 1) == 0:
+        return _perfect(src, start, count)
+    peaks: list[bytes] = []
+    while count:
+        size = 1 << (count.bit_length() - 1)
+        peaks.append(_perfect(src, start, size))
+        start += size
+        count -= size
+    acc = peaks[-1]
+    for h in reversed(peaks[:-1]):
+        acc = _sha256(b"\x01" + h + acc).digest()
+    return acc
+
+
+def root(size: int, src: NodeSource) -> bytes:
+    """Merkle tree hash MTH of the first ``size`` leaves of ``src`` (``EMPTY_ROOT`` for 0).
+
+    Args:
+        size: Tree size.
+        src: Source of perfect subtree hashes (O(log size) calls).
+
+    Returns:
+        The 32-byte root hash.
+
+    Raises:
+        ProofError: ``size`` is not a non-negative integer.
+    """
+    _check_size(size, "tree size")
+    if size == 0:
+        return EMPTY_ROOT
+    return _range_hash(src, 0, size)
+
+
+def inclusion_proof(index: int, size: int, src: NodeSource) -> list[bytes]:
+    """RFC 9162 inclusion proof PATH(index, D[0:size]), leaf-to-root order.
+
+    Args:
+        index: 0-based leaf index, ``0 <= index < size``.
+        size: Tree size.
+        src: Source of perfect subtree hashes (O(log size) calls).
+
+    Returns:
+        The audit path.
+
+    Raises:
+        ProofError: ``index`` is not inside the tree.
+    """
+    _check_size(size, "tree size")
+    _check_size(index, "leaf index")
+    if index >= size:
+        raise ProofError(f"leaf index {index} is not below tree size {size}")
+    proof: list[bytes] = []
+    start, n = 0, size
+    while n > 1:
+        k = 1 << ((n - 1).bit_length() - 1)
+        if index - start < k:
+            proof.append(_range_hash(src, start + k, start + n))
+            n = k
+        else:
+            proof.append(_perfect(src, start, k))
+            start += k
+            n -= k
+    proof.reverse()
+    return proof
+
+
+def consistency_proof(old_size: int, new_size: int, src: NodeSource) -> list[bytes]:
+    """RFC 9162 consistency proof PROOF(old_size, D[0:new_size]).
+
+    Args:
+        old_size: Size of the earlier tree, ``0 < old_size <= new_size``.
+        new_size: Size of the later tree.
+        src: Source of perfect subtree hashes (O(log new_size) calls).
+
+    Returns:
+        The proof (empty when the sizes are equal).
+
+    Raises:
+        ProofError: ``old_size`` is 0 or greater than ``new_size``.
+    """
+    _check_size(old_size, "old size")
+    _check_size(new_size, "new size")
+    if old_size > new_size:
+        raise ProofError(f"old size {old_size} is greater than new size {new_size}")
+    if old_size == 0:
+        raise ProofError("no consistency proof from an empty tree (RFC 9162 requires old size > 0)")
+    proof: list[bytes] = []
+    start, m, n, whole = 0, old_size, new_size, True
+    while m != n:
+        k = 1 << ((n - 1).bit_length() - 1)
+        if m <= k:
+            proof.append(_range_hash(src, start + k, start + n))
+            n = k
+        else:
+            proof.append(_perfect(src, start, k))
+            start += k
+            m -= k
+            n -= k
+            whole = False
+    if not whole:
+        proof.append(_perfect(src, start, n))
+    proof.reverse()
+    return proof
+
+
+def inclusion_proof_length(index: int, size: int) -> int:
+    """Exact number of hashes in the inclusion proof of ``index`` in a tree of ``size``.
+
+    Raises:
+        ProofError: ``index`` is not inside the tree.
+    """
+    _check_size(size, "tree size")
+    _check_size(index, "leaf index")
+    if index >= size:
+        raise ProofError(f"leaf index {index} is not below tree size {size}")
+    inner = (index ^ (size - 1)).bit_length()
+    return inner + (index >> inner).bit_count()
+
+
+def consistency_proof_length(old_size: int, new_size: int) -> int:
+    """Exact number of hashes in the consistency proof between two tree sizes.
+
+    Raises:
+        ProofError: the sizes are not ``0 < old_size <= new_size``.
+    """
+    _check_size(old_size, "old size")
+    _check_size(new_size, "new size")
+    if old_size > new_size:
+        raise ProofError(f"old size {old_size} is greater than new size {new_size}")
+    if old_size == 0:
+        raise ProofError("no consistency proof from an empty tree (RFC 9162 requires old size > 0)")
+    count, m, n, whole = 0, old_size, new_size, True
+    while m != n:
+        k = 1 << ((n - 1).bit_length() - 1)
+        if m <= k:
+            n = k
+        else:
+            m -= k
+            n -= k
+            whole = False
+        count += 1
+    return count + (0 if whole else 1)
+
+
+def _check_hashes(proof: Sequence[bytes]) -> None:
+    for i, h in enumerate(proof):
+        if not isinstance(h, bytes) or len(h) != HASH_SIZE:
+            raise ProofError(f"proof[{i}] is not a {HASH_SIZE}-byte hash")
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes] | None, root_hash: bytes
+) -> None:
+    """Verify that leaf hash ``leaf`` is at ``index`` in the tree of ``size`` with ``root_hash``.
+
+    RFC 9162 §2.1.3.2, with the proof length checked exactly first.
+
+    Args:
+        leaf: The 32-byte leaf hash.
+        index: 0-based leaf index.
+        size: Tree size.
+        proof: The audit path (``None`` is the empty path).
+        root_hash: The tree's root hash.
+
+    Raises:
+        ProofError: malformed arguments, wrong proof length, or the proof does not verify.
+    """
+    proof = list(proof or ())
+    if not isinstance(leaf, bytes) or len(leaf) != HASH_SIZE:
+        raise ProofError(f"leaf hash is not a {HASH_SIZE}-byte hash")
+    want = inclusion_proof_length(index, size)
+    if len(proof) != want:
+        raise ProofError(
+            f"inclusion proof for leaf {index} in tree size {size} must have {want} hashes, "
+            f"got {len(proof)}"
+        )
+    _check_hashes(proof)
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if fn & 1 or fn == sn:
+            r = _sha256(b"\x01" + p + r).digest()
+            while not fn & 1 and fn:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = _sha256(b"\x01" + r + p).digest()
+        fn >>= 1
+        sn >>= 1
+    if sn != 0 or r != root_hash:
+        raise ProofError(f"inclusion proof for leaf {index} in tree size {size} does not verify")
+
+
+def verify_consistency(
+    old_size: int,
+    new_size: int,
+    old_root: bytes,
+    new_root: bytes,
+    proof: Sequence[bytes] | None,
+) -> None:
+    """Verify that the tree of ``new_size`` with ``new_root`` extends the one of ``old_size``.
+
+    RFC 9162 §2.1.4.2, with the edge cases described in :mod:`dta.audit.merkle`.
+
+    Args:
+        old_size: Earlier tree size (must be > 0 unless both sizes are 0).
+        new_size: Later tree size.
+        old_root: Earlier root hash.
+        new_root: Later root hash.
+        proof: The consistency proof (``None`` is the empty proof).
+
+    Raises:
+        ProofError: malformed arguments, wrong proof length, or the proof does not verify.
+    """
+    proof = list(proof or ())
+    _check_size(old_size, "old size")
+    _check_size(new_size, "new size")
+    if old_size > new_size:
+        raise ProofError(f"old size {old_size} is greater than new size {new_size}")
+    if old_size == new_size:
+        if proof:
+            raise ProofError(f"sizes are equal ({old_size}) but the proof is not empty")
+        if old_root != new_root:
+            raise ProofError(f"roots differ for the same tree size {old_size}")
+        if old_size == 0 and old_root != EMPTY_ROOT:
+            raise ProofError("root of an empty tree is not the empty root")
+        return
+    want = consistency_proof_length(old_size, new_size)
+    if len(proof) != want:
+        raise ProofError(
+            f"consistency proof from size {old_size} to {new_size} must have {want} hashes, "
+            f"got {len(proof)}"
+        )
+    _check_hashes(proof)
+    if old_size & (old_size - 1) == 0:
+        proof.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:  # pragma: no cover - excluded by the exact length check
+            raise ProofError("consistency proof is too long")
+        if fn & 1 or fn == sn:
+            fr = _sha256(b"\x01" + c + fr).digest()
+            sr = _sha256(b"\x01" + c + sr).digest()
+            while not fn & 1 and fn:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = _sha256(b"\x01" + sr + c).digest()
+        fn >>= 1
+        sn >>= 1
+    if sn != 0 or fr != old_root or sr != new_root:
+        raise ProofError(f"consistency proof from size {old_size} to {new_size} does not verify")
+
+
+class RootBuilder:
+    """Streaming Merkle root (a compact range from leaf 0): O(log n) memory.
+
+    ``append`` returns the perfect subtrees completed by that leaf (the leaf itself first, then
+    each newly completed parent, bottom-up), so a store can persist them as a node sidecar.
+    """
+
+    __slots__ = ("_peaks", "_size")
+
+    def __init__(self) -> None:
+        """Start an empty tree."""
+        self._size = 0
+        self._peaks: list[bytes] = []  # hashes of the perfect subtrees, largest first
+
+    @classmethod
+    def resume(cls, size: int, src: NodeSource) -> RootBuilder:
+        """Continue a tree of ``size`` leaves, loading its O(log size) peaks from ``src``.
+
+        Raises:
+            ProofError: ``size`` is not a non-negative integer.
+        """
+        _check_size(size, "tree size")
+        builder = cls()
+        start, count = 0, size
+        while count:
+            k = 1 << (count.bit_length() - 1)
+            builder._peaks.append(_perfect(src, start, k))
+            start += k
+            count -= k
+        builder._size = size
+        return builder
+
+    @property
+    def size(self) -> int:
+        """Number of leaves appended so far."""
+        return self._size
+
+    def peaks(self) -> list[Node]:
+        """The perfect subtrees covering the tree, largest (leftmost) first."""
+        out: list[Node] = []
+        start, count = 0, self._size
+        for h in self._peaks:
+            k = 1 << (count.bit_length() - 1)
+            level = k.bit_length() - 1
+            out.append(Node(level, start >> level, h))
+            start += k
+            count -= k
+        return out
+
+    def append(self, leaf: bytes) -> list[Node]:
+        """Add one leaf hash.
+
+        Args:
+            leaf: The 32-byte leaf hash.
+
+        Returns:
+            The perfect subtrees completed by this leaf, bottom-up (level 0 first).
+
+        Raises:
+            ProofError: ``leaf`` is not a 32-byte hash.
+        """
+        if len(leaf) != HASH_SIZE:
+            raise ProofError(f"leaf hash is not a {HASH_SIZE}-byte hash")
+        index = self._size
+        peaks = self._peaks
+        done = [Node(0, index, leaf)]
+        h = leaf
+        level = 0
+        while index & 1:
+            h = _sha256(b"\x01" + peaks.pop() + h).digest()
+            index >>= 1
+            level += 1
+            done.append(Node(level, index, h))
+        peaks.append(h)
+        self._size += 1
+        return done
+
+    def root(self) -> bytes:
+        """Root hash of the leaves appended so far (``EMPTY_ROOT`` when empty)."""
+        peaks = self._peaks
+        if not peaks:
+            return EMPTY_ROOT
+        acc = peaks[-1]
+        for h in reversed(peaks[:-1]):
+            acc = _sha256(b"\x01" + h + acc).digest()
+        return acc
+
+
+class MemoryTree:
+    """An in-memory tree keeping every perfect subtree hash (32 bytes x ~2n): a NodeSource."""
+
+    __slots__ = ("_builder", "_levels")
+
+    def __init__(self, leaves: Iterable[bytes] = ()) -> None:
+        """Build a tree from leaf hashes (not leaf data: hash data with :func:`leaf_hash`).
+
+        Raises:
+            ProofError: a leaf is not a 32-byte hash.
+        """
+        self._levels: list[bytearray] = []
+        self._builder = RootBuilder()
+        self.extend(leaves)
+
+    @property
+    def size(self) -> int:
+        """Number of leaves."""
+        return self._builder.size
+
+    def append(self, leaf: bytes) -> int:
+        """Add a leaf hash and return its 0-based index.
+
+        Raises:
+            ProofError: ``leaf`` is not a 32-byte hash.
+        """
+        index = self._builder.size
+        levels = self._levels
+        for level, _, h in self._builder.append(leaf):
+            if level == len(levels):
+                levels.append(bytearray())
+            levels[level] += h
+        return index
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Add several leaf hashes.
+
+        Raises:
+            ProofError: a leaf is not a 32-byte hash.
+        """
+        for leaf in leaves:
+            self.append(leaf)
+
+    def perfect(self, level: int, index: int) -> bytes:
+        """Hash of a perfect subtree inside the tree (see :class:`NodeSource`).
+
+        Raises:
+            ProofError: the subtree is not complete in this tree.
+        """
+        if level < 0 or index < 0 or level >= len(self._levels):
+            raise ProofError(f"subtree ({level}, {index}) is not inside the tree")
+        data = self._levels[level]
+        off = index * HASH_SIZE
+        if off + HASH_SIZE > len(data):
+            raise ProofError(f"subtree ({level}, {index}) is not inside the tree")
+        return bytes(data[off : off + HASH_SIZE])
+
+    def leaf(self, index: int) -> bytes:
+        """The leaf hash at ``index``.
+
+        Raises:
+            ProofError: no such leaf.
+        """
+        return self.perfect(0, index)
+
+    def root(self, size: int | None = None) -> bytes:
+        """Root of the whole tree, or of its first ``size`` leaves.
+
+        Raises:
+            ProofError: ``size`` exceeds the tree.
+        """
+        if size is None:
+            return self._builder.root()
+        self._check_within(size)
+        return root(size, self)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """Inclusion proof of ``index`` in the tree (or its first ``size`` leaves).
+
+        Raises:
+            ProofError: bad index or size.
+        """
+        size = self.size if size is None else size
+        self._check_within(size)
+        return inclusion_proof(index, size, self)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """Consistency proof from ``old_size`` to ``new_size`` (default: the whole tree).
+
+        Raises:
+            ProofError: bad sizes.
+        """
+        new_size = self.size if new_size is None else new_size
+        self._check_within(new_size)
+        return consistency_proof(old_size, new_size, self)
+
+    def _check_within(self, size: int) -> None:
+        _check_size(size, "tree size")
+        if size > self.size:
+            raise ProofError(f"tree size {size} exceeds the {self.size} leaves held")
