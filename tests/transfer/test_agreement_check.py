@@ -167,7 +167,7 @@ def test_volume_cap_exceeded_by_single_manifest_rejected(world: World) -> None:
 def test_replayed_manifest_same_id_rejected(world: World, tmp_path: Path) -> None:
     """The same manifest presented twice is rejected the second time."""
     ledger = Ledger.open(tmp_path / "l.json", create=True)
-    body, doc = chain(world, 1)[0]
+    _body, doc = chain(world, 1)[0]
     assert check_manifest(world.agreement, doc, now=NOW, ledger=ledger).allowed
     ledger.record(doc)
     decision = check_manifest(world.agreement, doc, now=NOW, ledger=ledger)
@@ -177,7 +177,7 @@ def test_replayed_manifest_same_id_rejected(world: World, tmp_path: Path) -> Non
 def test_replayed_manifest_same_sequence_rejected(world: World, tmp_path: Path) -> None:
     """A new manifest reusing an accepted sequence number is rejected."""
     ledger = Ledger.open(tmp_path / "l.json", create=True)
-    (b1, d1), (b2, d2) = chain(world, 2)
+    (b1, d1), (_b2, d2) = chain(world, 2)
     ledger.record(d1)
     ledger.record(d2)
     again = world.manifest(sequence=2, previous=digest(b1))

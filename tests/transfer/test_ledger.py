@@ -26,7 +26,7 @@ def test_ledger_records_and_survives_reopen(world: World, tmp_path: Path) -> Non
     """Recorded state is on disk: a fresh open sees the channel and the volume."""
     path = tmp_path / "ledger.json"
     ledger = Ledger.open(path, create=True)
-    (b1, d1), (b2, d2) = chain(world, 2)
+    (b1, d1), (b2, _d2) = chain(world, 2)
     ledger.record(d1)
     ledger.record(b2)  # a verified body is accepted as well as the signed document
     again = Ledger.open(path)
