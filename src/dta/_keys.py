@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from dta._spki import spki_shape_error
 from dta.errors import KeyMaterialError
 
 __all__ = [
@@ -119,6 +120,9 @@ def _load_spki(spki: bytes, scheme: str) -> ed25519.Ed25519PublicKey | ec.Ellipt
     )
     if canonical != spki:
         raise KeyMaterialError("spki: not the canonical DER encoding of the key")
+    shape = spki_shape_error(spki, scheme)  # the light check dta validate relies on must agree
+    if shape is not None:
+        raise KeyMaterialError(f"spki: {shape}")
     return key
 
 

@@ -142,3 +142,12 @@ def test_sample_documents_validate_and_verify(repo_root: Path) -> None:
     assert body["_type"] == "dta.key-registry"
     dsse = loads((repo_root / "examples" / "signed" / "registry.dsse.json").read_bytes())
     assert envelope.verify(envelope.from_dsse(dsse), registry, threshold=2, now=at) == body
+
+
+@pytest.mark.parametrize("kind", MY_KINDS)
+def test_schema_is_self_contained_for_standard_tools(kind: str) -> None:
+    """No external $ref, so partners can use the file alone (e.g. with check-jsonschema)."""
+    text = schemas.schema_text(kind)
+    refs = re.findall(r'"\$ref":\s*"([^"]+)"', text)
+    assert refs
+    assert all(ref.startswith("#/") for ref in refs), refs

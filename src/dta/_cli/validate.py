@@ -7,7 +7,9 @@ Rules this module enforces:
 * Each file is parsed strictly (:func:`dta.loads`), dispatched on ``_type``/``spec_version`` (a
   signed document is checked as an envelope and then by its body's type), and every violation is
   reported with the JSON pointer of the failing part. Public keys and key registries also get
-  their key ids recomputed (a forged key id is invalid even though the schema cannot see it).
+  their key ids recomputed and SPKI shapes checked (a forged key id is invalid even though the
+  schema cannot see it); ``cryptography`` is not loaded, so curve-point validity is left to
+  ``dta verify`` / :mod:`dta.keys`.
 * Output: ``text`` (one line per problem, ``path: /pointer: message``), ``json`` (stable shape,
   see :func:`validate`), ``github`` (``::error file=...::`` workflow annotations).
 * Exit code: 0 all valid; 1 any invalid; 2 any file unreadable or no files given.
@@ -17,21 +19,24 @@ from __future__ import annotations
 
 import glob
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from dta import keys, schemas
-from dta._cli._common import emit_json, format_option, read_bytes
+from dta import schemas
+from dta._cli._common import emit_json, format_option
 from dta._json import loads
-from dta.errors import Error, InputError, JSONError, KeyMaterialError, SchemaError
+from dta._spki import key_object_error
+from dta.errors import Error, InputError, JSONError, SchemaError
 
 __all__ = ["expand", "validate"]
 
 _GLOB_CHARS = frozenset("*?[")
 _MAX_ERRORS = 20
+_MAX_FILE = 64 * 1024 * 1024
 
 
 def expand(args: tuple[str, ...]) -> Iterator[tuple[str, str | None]]:
@@ -58,18 +63,50 @@ def _bare(exc: SchemaError) -> str:
 
 
 def _semantic(doc: Any) -> list[dict[str, str]]:
-    """Checks the schema cannot express: key ids recomputed from the SPKI."""
-    body = doc.get("signed") if "signed" in doc else doc
-    base = "/signed" if "signed" in doc else ""
+    """Checks the schema cannot express: key ids recomputed from the SPKI, no duplicate keys."""
+    signed = "signed" in doc
+    body = doc.get("signed") if signed else doc
+    base = "/signed" if signed else ""
     kind = body.get("_type") if isinstance(body, dict) else None
-    try:
-        if kind == keys.PUBLIC_KEY_TYPE:
-            keys.PublicKey.from_dict(body)
-        elif kind == keys.REGISTRY_TYPE:
-            keys.KeyRegistry.from_dict(body)
-    except KeyMaterialError as exc:
-        return [{"pointer": base, "message": str(exc)}]
+    if kind == "dta.public-key":
+        problem = key_object_error(body)
+        return [] if problem is None else [_err(base, problem)]
+    if kind == "dta.key-registry":
+        seen: set[str] = set()
+        for index, entry in enumerate(body.get("keys", [])):
+            problem = key_object_error(entry)
+            if problem is None and entry["keyid"] in seen:
+                problem = "key registered twice"
+            if problem is not None:
+                return [_err(f"{base}/keys/{index}", problem)]
+            seen.add(entry["keyid"])
     return []
+
+
+def _read(path: str) -> bytes:
+    """Read a regular file with one open/fstat/read (read_bytes semantics, fewer syscalls)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path}: not a regular file")
+        if info.st_size > _MAX_FILE:
+            raise InputError(f"{path}: larger than {_MAX_FILE} bytes")
+        chunks = []
+        while chunk := os.read(fd, max(info.st_size + 1, 65536)):
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > _MAX_FILE:
+                raise InputError(f"{path}: larger than {_MAX_FILE} bytes")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
 
 
 def check_file(path: str) -> dict[str, Any]:
@@ -78,7 +115,7 @@ def check_file(path: str) -> dict[str, Any]:
     Raises:
         InputError: The file cannot be read.
     """
-    data = read_bytes(path)
+    data = _read(path)
     try:
         doc = loads(data)
     except JSONError as exc:
