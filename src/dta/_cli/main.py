@@ -23,12 +23,15 @@ __all__ = ["COMMANDS", "cli", "main", "run"]
 
 # name -> "module:attribute" of a click command or group. One line per command; keep sorted.
 COMMANDS: dict[str, str] = {
+    "agreement": "dta._cli.agreement:agreement",
     "demo": "dta._cli.demo:demo",
     "dsse": "dta._cli.dsse:dsse",
     "keygen": "dta._cli.keys:keygen",
     "pubkey": "dta._cli.keys:pubkey",
+    "receipt": "dta._cli.receipt:receipt",
     "schema": "dta._cli.schema:schema",
     "sign": "dta._cli.sign:sign",
+    "transfer": "dta._cli.transfer:transfer",
     "validate": "dta._cli.validate:validate",
     "verify": "dta._cli.sign:verify",
 }
