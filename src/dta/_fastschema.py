@@ -255,7 +255,7 @@ class _Compiler:
     def k_multipleOf(self, arg: Any, schema: Any, base: str) -> Check:  # noqa: N802
         if not isinstance(arg, int) or isinstance(arg, bool):
             raise Unsupported("non-integer multipleOf")
-        return lambda v: not _is_number(v) or (isinstance(v, int) and v % arg == 0)
+        return lambda v: not _is_number(v) or not v % arg  # jsonschema's rule for int divisors
 
     def k_allOf(self, arg: Any, schema: Any, base: str) -> Check:  # noqa: N802
         subs = [self.compile(s, base) for s in arg]
