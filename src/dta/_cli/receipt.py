@@ -76,10 +76,10 @@ def create(
     if fmt == "json" and out not in (None, "-"):
         emit_json({"decision": body["decision"], "discrepancies": body["discrepancies"]})
     elif out not in (None, "-"):
-        click.echo(f"{manifest}: {body['decision']}")
+        click.echo(f"{manifest}: {body['decision']}", err=True)
         for item in body["discrepancies"]:
             where = f" at {item['path']}" if "path" in item else ""
-            click.echo(f"  {item['code']}{where}: {item['message']}")
+            click.echo(f"  {item['code']}{where}: {item['message']}", err=True)
     if body["decision"] != "accepted":
         raise click.exceptions.Exit(1)
 
