@@ -139,9 +139,20 @@ class PublicKey:
     keyid: str
     scheme: str
     spki: bytes
-    _key: ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey = attrs.field(
-        eq=False, hash=False, alias="_key"
+    _key: ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | None = attrs.field(
+        default=None, eq=False, hash=False, alias="_key"
     )
+
+    def __attrs_post_init__(self) -> None:
+        """Direct construction is checked like :meth:`from_spki` (key id recomputed).
+
+        Raises:
+            KeyMaterialError: Bad SPKI, scheme mismatch, or a key id that does not match.
+        """
+        if self._key is None:
+            if not isinstance(self.keyid, str) or keyid_of(bytes(self.spki)) != self.keyid:
+                raise KeyMaterialError("public key: keyid does not match its spki")
+            object.__setattr__(self, "_key", _load_spki(self.spki, self.scheme))
 
     def __repr__(self) -> str:
         return f"PublicKey(keyid={self.keyid!r}, scheme={self.scheme!r})"
@@ -234,6 +245,7 @@ class PublicKey:
 
     def crypto_key(self) -> ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey:
         """Return the ``cryptography`` public key object."""
+        assert self._key is not None  # set by __attrs_post_init__
         return self._key
 
     def verify(self, signature: bytes, data: bytes) -> bool:
@@ -243,18 +255,21 @@ class PublicKey:
         """
         if not isinstance(signature, bytes | bytearray) or not isinstance(data, bytes | bytearray):
             return False
+        key = self._key
         try:
-            if isinstance(self._key, ed25519.Ed25519PublicKey):
+            if isinstance(key, ed25519.Ed25519PublicKey):
                 if len(signature) != 64:
                     return False
-                self._key.verify(bytes(signature), bytes(data))
-            else:
+                key.verify(bytes(signature), bytes(data))
+                return True
+            if isinstance(key, ec.EllipticCurvePublicKey):
                 if not 8 <= len(signature) <= 72:
                     return False
-                self._key.verify(bytes(signature), bytes(data), ec.ECDSA(hashes.SHA256()))
+                key.verify(bytes(signature), bytes(data), ec.ECDSA(hashes.SHA256()))
+                return True
         except (InvalidSignature, ValueError):
             return False
-        return True
+        return False
 
 
 @runtime_checkable

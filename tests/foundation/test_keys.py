@@ -333,3 +333,25 @@ def test_registry_document_with_forged_entry_names_index() -> None:
     doc["keys"][0]["keyid"] = "f" * 64
     with pytest.raises(KeyMaterialError, match="/keys/0"):
         keys.KeyRegistry.from_dict(doc)
+
+
+def test_direct_construction_recomputes_keyid() -> None:
+    """PublicKey(keyid, scheme, spki) built directly is checked like from_dict."""
+    key = keys.generate().public_key
+    assert keys.PublicKey(key.keyid, key.scheme, key.spki) == key
+    with pytest.raises(KeyMaterialError, match="does not match"):
+        keys.PublicKey("0" * 64, key.scheme, key.spki)
+    with pytest.raises(KeyMaterialError):
+        keys.PublicKey(key.keyid, "ecdsa-p256-sha256", key.spki)
+
+
+@pytest.mark.parametrize("scheme", keys.SCHEMES)
+def test_light_spki_check_agrees_with_full_parse(scheme: str) -> None:
+    """dta validate's crypto-free key check accepts generated keys and rejects forged ids."""
+    from dta._spki import key_object_error
+
+    data = keys.generate(scheme).public_key.to_dict()
+    assert key_object_error(data) is None
+    assert key_object_error({**data, "keyid": "0" * 64}) is not None
+    other = next(s for s in keys.SCHEMES if s != scheme)
+    assert key_object_error({**data, "scheme": other}) is not None
