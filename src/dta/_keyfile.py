@@ -186,7 +186,11 @@ def load_private(
             passphrase, or an unsupported algorithm.
     """
     p = Path(path)
-    data = _read_key_file(p, check_permissions=check_permissions)
+    data = _read_key_file(p, check_permissions=False)
+    if b"PRIVATE KEY-----" not in data:
+        raise KeyMaterialError(f"{p}: not a PEM private key")
+    if check_permissions:
+        _read_key_file(p, check_permissions=True)
     encrypted = _ENCRYPTED_HEADER in data
     if encrypted and not passphrase:
         raise KeyMaterialError(f"{p}: private key is encrypted; a passphrase is required")
@@ -208,7 +212,7 @@ def load_private(
 
 
 def load_public(path: str | os.PathLike[str]) -> tuple[PublicKey, str | None]:
-    """Load a ``dta.public-key`` JSON document (or a bare key object).
+    """Load a ``dta.public-key`` JSON document, a bare key object, or a PEM SPKI public key.
 
     Returns:
         The key (key id re-checked) and the document's ``owner``, if any.
@@ -219,6 +223,15 @@ def load_public(path: str | os.PathLike[str]) -> tuple[PublicKey, str | None]:
     """
     p = Path(path)
     data = _read_key_file(p, check_permissions=False)
+    if data.lstrip().startswith(b"-----BEGIN PUBLIC KEY-----"):
+        try:
+            crypto_key = serialization.load_pem_public_key(data)
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise KeyMaterialError(f"{p}: not a valid PEM public key") from exc
+        try:
+            return PublicKey.from_crypto(crypto_key), None
+        except KeyMaterialError as exc:
+            raise KeyMaterialError(f"{p}: {exc}") from exc
     try:
         doc = loads(data)
     except JSONError as exc:

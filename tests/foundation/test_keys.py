@@ -355,3 +355,13 @@ def test_light_spki_check_agrees_with_full_parse(scheme: str) -> None:
     assert key_object_error({**data, "keyid": "0" * 64}) is not None
     other = next(s for s in keys.SCHEMES if s != scheme)
     assert key_object_error({**data, "scheme": other}) is not None
+
+
+def test_pem_public_key_file_loads(tmp_path: Path) -> None:
+    """A PEM SubjectPublicKeyInfo file (as other tools write) loads as the same key."""
+    signer = keys.generate("ecdsa-p256-sha256")
+    pem = signer.private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (tmp_path / "k.pem.pub").write_bytes(pem)
+    assert keys.load_public(tmp_path / "k.pem.pub") == (signer.public_key, None)

@@ -75,7 +75,7 @@ def load_public_key(
         KeyMaterialError: Neither a valid public key document nor a private key.
     """
     with fail_in(path):
-        if read_bytes(path).lstrip().startswith(b"-----BEGIN"):
+        if b"PRIVATE KEY-----" in read_bytes(path):
             return load_signer(path, passphrase_env).public_key, None
         return keys.load_public(path)
 
