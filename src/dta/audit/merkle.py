@@ -34,10 +34,8 @@ from __future__ import annotations
 from dta.audit._merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
-    MemoryTree,
     Node,
     NodeSource,
-    RootBuilder,
     consistency_proof,
     consistency_proof_length,
     inclusion_proof,
@@ -48,6 +46,7 @@ from dta.audit._merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from dta.audit._merkle_tree import MemoryTree, RootBuilder
 
 __all__ = [
     "EMPTY_ROOT",
