@@ -11,7 +11,8 @@ Rules this module enforces:
   properties, patternProperties, additionalProperties, required, minProperties, maxProperties,
   items, prefixItems, minItems, maxItems, uniqueItems, pattern, minLength, maxLength, minimum,
   maximum, exclusiveMinimum, exclusiveMaximum, multipleOf (integers only), allOf, anyOf, oneOf,
-  not, and ``$ref`` to ``#/json/pointer`` or ``<urn>#/json/pointer`` of a packaged schema.
+  not, if/then/else, and ``$ref`` to ``#/json/pointer`` or ``<urn>#/json/pointer`` of a
+  packaged schema.
 * Equality for enum/const/uniqueItems follows JSON Schema: ``true`` is not ``1``, ``1`` equals
   ``1.0``, arrays and objects compare element-wise.
 * A differential property test (tests/foundation/test_fastschema.py) checks agreement with
@@ -268,6 +269,12 @@ class _Compiler:
     def k_oneOf(self, arg: Any, schema: Any, base: str) -> Check:  # noqa: N802
         subs = [self.compile(s, base) for s in arg]
         return lambda v: sum(1 for c in subs if c(v)) == 1
+
+    def k_if(self, arg: Any, schema: Any, base: str) -> Check:
+        cond = self.compile(arg, base)
+        then = self.compile(schema.get("then", True), base)
+        other = self.compile(schema.get("else", True), base)
+        return lambda v: then(v) if cond(v) else other(v)
 
     def k_not(self, arg: Any, schema: Any, base: str) -> Check:
         sub = self.compile(arg, base)

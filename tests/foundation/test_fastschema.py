@@ -40,6 +40,12 @@ SYNTH: dict[str, Any] = {
         "g": {"anyOf": [{"type": "boolean"}, {"not": {"type": "string"}}]},
         "h": {"$ref": "#/$defs/tree"},
         "i": {"allOf": [{"type": "integer"}, {"exclusiveMinimum": 0}]},
+        "zz": {
+            "if": {"type": "array"},
+            "then": {"maxItems": 1},
+            "else": {"type": ["string", "object"], "required": ["k"]},
+        },
+        "x-b": {"if": {"type": "string"}, "else": {"const": None}},
     },
     "$defs": {
         "tree": {
@@ -111,6 +117,9 @@ def test_fast_path_agrees_with_jsonschema_on_synthetic_schema(doc: dict[str, Any
         ({"a": 1, "f": 0.0}, False),
         ({"a": 1, "h": {"kids": [{"kids": [{"v": "x"}]}]}}, False),
         ({"a": 1, "x-a": "abcd"}, False),
+        ({"a": 1, "zz": [1, 2]}, False),
+        ({"a": 1, "zz": "s"}, True),
+        ({"a": 1, "zz": {"v": 1}}, False),
     ],
 )
 def test_fast_path_edge_cases(doc: dict[str, Any], valid: bool) -> None:
