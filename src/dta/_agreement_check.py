@@ -186,7 +186,12 @@ def check_manifest(
         out.add("manifest-malformed", str(exc), getattr(exc, "pointer", None))
         return out.decision(body, digest)
 
-    items = [i for i in body.get("items", []) if isinstance(i, Mapping)]
+    problems = _shape(body)
+    for field, message in problems:
+        out.add("manifest-malformed", message, field)
+    if problems:
+        return out.decision(body, digest)
+    items: list[Mapping[str, Any]] = body["items"]
     _check_levels_and_signatures(agreement, body, items, len(first.valid_keyids), out)
     _check_binding(agreement, body, now, out)
     recipient = _str(body, "recipient")
@@ -198,6 +203,52 @@ def check_manifest(
         _check_sequence(agreement, body, digest, ledger, out)
     _check_volume(agreement, body, ledger, out)
     return out.decision(body, digest)
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _shape(body: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Type-check the members the decision reads (independent of the manifest schema)."""
+    problems: list[tuple[str, str]] = []
+    for name in ("id", "sender", "recipient", "purpose", "created", "expires", "level"):
+        if not isinstance(body.get(name), str):
+            problems.append((name, f"{name} must be a string"))
+    if not isinstance(body.get("agreement"), Mapping):
+        problems.append(("agreement", "agreement must be an object {id, version, digest}"))
+    sequence = body.get("sequence")
+    if not _is_count(sequence) or sequence < 1:
+        problems.append(("sequence", "sequence must be an integer >= 1"))
+    previous = body.get("previous")
+    if previous is not None and not (
+        isinstance(previous, Mapping) and isinstance(previous.get("sha256"), str)
+    ):
+        problems.append(("previous", "previous must be null or a digest {sha256}"))
+    if not _is_str_list(body.get("categories", [])):
+        problems.append(("categories", "categories must be a list of strings"))
+    subjects = body.get("subjects", {})
+    if not isinstance(subjects, Mapping) or not all(_is_count(v) for v in subjects.values()):
+        problems.append(("subjects", "subjects must map categories to counts"))
+    items = body.get("items")
+    if not isinstance(items, list):
+        return [*problems, ("items", "items must be a list")]
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            problems.append((f"items/{i}", "an item must be an object"))
+            continue
+        for name in ("path", "level"):
+            if not isinstance(item.get(name), str):
+                problems.append((f"items/{i}/{name}", f"{name} must be a string"))
+        if not isinstance(item.get("media_type", ""), str):
+            problems.append((f"items/{i}/media_type", "media_type must be a string"))
+        if not _is_str_list(item.get("categories", [])):
+            problems.append((f"items/{i}/categories", "categories must be a list of strings"))
+    return problems
 
 
 def _check_levels_and_signatures(
