@@ -222,7 +222,7 @@ def _shape(body: Mapping[str, Any]) -> list[tuple[str, str]]:
     if not isinstance(body.get("agreement"), Mapping):
         problems.append(("agreement", "agreement must be an object {id, version, digest}"))
     sequence = body.get("sequence")
-    if not _is_count(sequence) or sequence < 1:
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 1:
         problems.append(("sequence", "sequence must be an integer >= 1"))
     previous = body.get("previous")
     if previous is not None and not (
