@@ -26,10 +26,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import attrs
-
 from dta._agreement_model import Agreement, digest_of
 from dta._agreement_sign import registry
+from dta._decision import Decision, Reason, Reasons, shape_problems
 from dta._ledger import Ledger
 from dta._policy_eval import Constraint, format_time, parse_time
 from dta.errors import AgreementError, Error, UsageError
@@ -47,66 +46,6 @@ _CODES_BY_OPERAND = {
     "recipient": "party-not-permitted",
 }
 _ITEM_OPERANDS = frozenset({"level", "category", "fileFormat"})
-
-
-@attrs.frozen
-class Reason:
-    """One reason a manifest is not allowed.
-
-    Attributes:
-        code: Stable machine-readable code (``agreement-expired``, ``replayed-manifest`` ...).
-        message: One readable line.
-        field: JSON path inside the manifest body (``items/3/categories``), or None.
-    """
-
-    code: str
-    message: str
-    field: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return ``{"code", "message", "path"?}`` (the receipt discrepancy shape)."""
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.field is not None:
-            out["path"] = self.field
-        return out
-
-
-@attrs.frozen
-class Decision:
-    """The outcome of :func:`check_manifest`.
-
-    Attributes:
-        allowed: True when there is no reason.
-        reasons: Every failure found.
-        manifest: The verified manifest body (None when the signature did not verify).
-        digest: The manifest digest (None when the signature did not verify).
-    """
-
-    allowed: bool
-    reasons: tuple[Reason, ...]
-    manifest: dict[str, Any] | None = attrs.field(default=None, repr=False, eq=False)
-    digest: dict[str, str] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "allowed": self.allowed,
-            "digest": self.digest,
-            "reasons": [r.to_dict() for r in self.reasons],
-        }
-
-
-class _Reasons:
-    def __init__(self) -> None:
-        self.items: list[Reason] = []
-
-    def add(self, code: str, message: str, field: str | None = None) -> None:
-        self.items.append(Reason(code, message, field))
-
-    def decision(
-        self, body: dict[str, Any] | None = None, digest: dict[str, str] | None = None
-    ) -> Decision:
-        return Decision(not self.items, tuple(self.items), body, digest)
 
 
 def _str(body: Mapping[str, Any], key: str) -> str:
@@ -143,7 +82,7 @@ def check_manifest(
         now = datetime.now(UTC)
     elif now.tzinfo is None:
         raise UsageError("now must be timezone-aware")
-    out = _Reasons()
+    out = Reasons()
     if now < agreement.not_before:
         out.add(
             "agreement-not-yet-valid",
@@ -186,7 +125,7 @@ def check_manifest(
         out.add("manifest-malformed", str(exc), getattr(exc, "pointer", None))
         return out.decision(body, digest)
 
-    problems = _shape(body)
+    problems = shape_problems(body)
     for field, message in problems:
         out.add("manifest-malformed", message, field)
     if problems:
@@ -205,58 +144,12 @@ def check_manifest(
     return out.decision(body, digest)
 
 
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _shape(body: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Type-check the members the decision reads (independent of the manifest schema)."""
-    problems: list[tuple[str, str]] = []
-    for name in ("id", "sender", "recipient", "purpose", "created", "expires", "level"):
-        if not isinstance(body.get(name), str):
-            problems.append((name, f"{name} must be a string"))
-    if not isinstance(body.get("agreement"), Mapping):
-        problems.append(("agreement", "agreement must be an object {id, version, digest}"))
-    sequence = body.get("sequence")
-    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 1:
-        problems.append(("sequence", "sequence must be an integer >= 1"))
-    previous = body.get("previous")
-    if previous is not None and not (
-        isinstance(previous, Mapping) and isinstance(previous.get("sha256"), str)
-    ):
-        problems.append(("previous", "previous must be null or a digest {sha256}"))
-    if not _is_str_list(body.get("categories", [])):
-        problems.append(("categories", "categories must be a list of strings"))
-    subjects = body.get("subjects", {})
-    if not isinstance(subjects, Mapping) or not all(_is_count(v) for v in subjects.values()):
-        problems.append(("subjects", "subjects must map categories to counts"))
-    items = body.get("items")
-    if not isinstance(items, list):
-        return [*problems, ("items", "items must be a list")]
-    for i, item in enumerate(items):
-        if not isinstance(item, Mapping):
-            problems.append((f"items/{i}", "an item must be an object"))
-            continue
-        for name in ("path", "level"):
-            if not isinstance(item.get(name), str):
-                problems.append((f"items/{i}/{name}", f"{name} must be a string"))
-        if not isinstance(item.get("media_type", ""), str):
-            problems.append((f"items/{i}/media_type", "media_type must be a string"))
-        if not _is_str_list(item.get("categories", [])):
-            problems.append((f"items/{i}/categories", "categories must be a list of strings"))
-    return problems
-
-
 def _check_levels_and_signatures(
     agreement: Agreement,
     body: Mapping[str, Any],
     items: list[Mapping[str, Any]],
     signatures: int,
-    out: _Reasons,
+    out: Reasons,
 ) -> None:
     ranks = []
     for field, level in [("level", body.get("level"))] + [
@@ -287,7 +180,7 @@ def _check_levels_and_signatures(
 
 
 def _check_binding(
-    agreement: Agreement, body: Mapping[str, Any], now: datetime, out: _Reasons
+    agreement: Agreement, body: Mapping[str, Any], now: datetime, out: Reasons
 ) -> None:
     ref = body.get("agreement")
     ref = ref if isinstance(ref, Mapping) else {}
@@ -325,7 +218,7 @@ def _check_binding(
             )
 
 
-def _check_parties(agreement: Agreement, sender: str, recipient: str, out: _Reasons) -> bool:
+def _check_parties(agreement: Agreement, sender: str, recipient: str, out: Reasons) -> bool:
     ok = True
     sender_party = agreement.party(sender)
     recipient_party = agreement.party(recipient)
@@ -356,7 +249,7 @@ def _check_parties(agreement: Agreement, sender: str, recipient: str, out: _Reas
     return ok
 
 
-def _fail(constraint: Constraint, field: str, out: _Reasons, subject: str) -> None:
+def _fail(constraint: Constraint, field: str, out: Reasons, subject: str) -> None:
     out.add(
         _CODES_BY_OPERAND[constraint.left],
         f"{subject} violates the permission constraint {constraint.describe()}",
@@ -369,7 +262,7 @@ def _check_permission(
     body: Mapping[str, Any],
     items: list[Mapping[str, Any]],
     now: datetime,
-    out: _Reasons,
+    out: Reasons,
 ) -> None:
     sender, recipient = _str(body, "sender"), _str(body, "recipient")
     purpose = _str(body, "purpose")
@@ -425,7 +318,7 @@ def _check_permission(
 
 
 def _check_categories(
-    agreement: Agreement, body: Mapping[str, Any], items: list[Mapping[str, Any]], out: _Reasons
+    agreement: Agreement, body: Mapping[str, Any], items: list[Mapping[str, Any]], out: Reasons
 ) -> None:
     places = [("categories", "the manifest", body.get("categories", []))]
     places += [
@@ -460,7 +353,7 @@ def _check_sequence(
     body: Mapping[str, Any],
     digest: dict[str, str],
     ledger: Ledger,
-    out: _Reasons,
+    out: Reasons,
 ) -> None:
     sender, recipient = _str(body, "sender"), _str(body, "recipient")
     sequence, previous = body.get("sequence"), body.get("previous")
@@ -507,7 +400,7 @@ def _check_sequence(
 
 
 def _check_volume(
-    agreement: Agreement, body: Mapping[str, Any], ledger: Ledger | None, out: _Reasons
+    agreement: Agreement, body: Mapping[str, Any], ledger: Ledger | None, out: Reasons
 ) -> None:
     sender, recipient = _str(body, "sender"), _str(body, "recipient")
     subjects = body.get("subjects", {})

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from dta._agreement_check import Decision
 from dta._agreement_model import Agreement, digest_of
 from dta._agreement_sign import registry
+from dta._decision import Decision
 from dta._policy_eval import format_time
 from dta.errors import Error, ReceiptError, UsageError
 
