@@ -28,6 +28,7 @@ from dta._agreement_sign import (
     verify_agreement_result,
 )
 from dta._ledger import ChannelState, Ledger
+from dta._odrl import to_odrl
 from dta._policy_eval import ACTIONS, OPERANDS, OPERATORS, Constraint, Rule
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "digest",
     "new_agreement",
     "registry",
+    "to_odrl",
     "verify_agreement",
     "verify_agreement_result",
 ]

@@ -218,3 +218,21 @@ def test_new_agreement_refuses_generated_fields() -> None:
 def test_signed_agreement_validates_against_schemas(world: World) -> None:
     """The signed document validates as an envelope plus agreement body."""
     schemas.validate(world.doc)
+
+
+def test_odrl_export_maps_rules(world: World) -> None:
+    """to_odrl gives an ODRL Agreement with ODRL terms where they exist and dta: otherwise."""
+    from dta.agreement import to_odrl
+
+    odrl = to_odrl(world.agreement)
+    assert odrl["@type"] == "Agreement"
+    first = odrl["permission"][0]
+    assert first["action"] == "distribute"
+    assert first["assigner"] == f"dta:party/{US}"
+    assert {c["leftOperand"] for c in first["constraint"]} == {"purpose", "dta:level"}
+    assert first["duty"][0]["action"] == "delete"
+    assert {r["action"] for r in odrl["obligation"]} == {
+        "inform",
+        "dta:keepAuditLog",
+        "dta:witnessAuditLog",
+    }

@@ -152,10 +152,14 @@ def summary(model: ag.Agreement) -> dict[str, Any]:
 
 @agreement.command("show")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@format_option("text", "json")
+@format_option("text", "json", "odrl")
 def show(file: str, fmt: str) -> None:
-    """Summarise FILE (does not verify signatures; use verify)."""
-    data = summary(_model(read_json_file(file), file))
+    """Summarise FILE (does not verify signatures; use verify). odrl: ODRL 2.2 JSON-LD rules."""
+    model = _model(read_json_file(file), file)
+    if fmt == "odrl":
+        emit_json(ag.to_odrl(model))
+        return
+    data = summary(model)
     if fmt == "json":
         emit_json(data)
         return
