@@ -226,3 +226,27 @@ def test_bad_input_files_give_one_line(
         assert text.count("\n") == 1, (args, text)
         assert "in.json" in text, args
         assert "Traceback" not in text, args
+
+
+def test_keygen_prompts_for_passphrase_on_a_terminal(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the env var, --encrypt prompts (with confirmation) on a terminal, never argv."""
+    import click
+
+    import dta._cli.keys as cli_keys
+
+    asked: list[dict[str, Any]] = []
+
+    def fake_prompt(text: str, **kwargs: Any) -> str:
+        asked.append({"text": text, **kwargs})
+        return "typed passphrase"
+
+    monkeypatch.setattr(cli_keys.sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(click, "prompt", fake_prompt)
+    assert run(["keygen", "-o", "p.pem", "--encrypt"]) == 0
+    assert asked[0]["hide_input"] is True
+    assert asked[0]["confirmation_prompt"] is True
+    assert keys.load_private(work / "p.pem", b"typed passphrase")
+    assert run(["sign", "body.json", "-k", "p.pem", "-o", "s.json"]) == 0
+    assert asked[1]["confirmation_prompt"] is False
