@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from dta import errors
-from dta._json import MAX_DEPTH, MAX_SAFE_INTEGER, canonical_bytes, dumps, loads
+from dta._json import MAX_DEPTH, MAX_SAFE_INTEGER, canonical_bytes, dumps, loads, loads_canonical
 
 try:
     __version__ = version("dta")
@@ -28,4 +28,5 @@ __all__ = [
     "dumps",
     "errors",
     "loads",
+    "loads_canonical",
 ]

@@ -1,31 +1,62 @@
 """Strict JSON parsing and RFC 8785 canonical bytes.
 
-This is the bottom layer of dta: it imports nothing else from the package except ``errors``.
+This is the bottom layer of dta: it imports nothing else from the package except ``errors`` and
+its own private helpers (``_json_jcs``: the full JCS algorithm; ``_json_strict``: the locating
+parser).
 
-Rules enforced by :func:`loads` (I-JSON, RFC 7493, plus dta limits):
+Rules enforced by :func:`loads` (I-JSON, RFC 7493, plus dta limits), each rejection a
+:class:`~dta.errors.JSONError` that names the byte offset (character offset for ``str`` input)
+and, inside the value, the JSON pointer:
 
 * input is UTF-8 without a byte-order mark; invalid UTF-8 is rejected;
 * no duplicate object member names; no lone surrogates (escaped or raw) in any string;
-* no ``NaN``/``Infinity``; integers within +-(2**53 - 1); no floats unless ``allow_floats=True``
-  (and then only finite ones);
+* no ``NaN``/``Infinity``; integers within +-(2**53 - 1) and no ``-0``; no floats unless
+  ``allow_floats=True`` (and then only finite ones: ``1e400`` is rejected);
 * nesting depth at most :data:`MAX_DEPTH`; nothing but whitespace after the value;
 * input at most ``max_size`` bytes.
 
-Rules enforced by :func:`canonical_bytes` (RFC 8785 JCS): object members sorted by the UTF-16 code
-units of their names, no insignificant whitespace, strings escaped minimally, numbers in ECMAScript
-``Number.prototype.toString`` form, output encoded as UTF-8. Values JCS cannot represent exactly
-(integers outside +-(2**53 - 1), non-finite floats, lone surrogates, non-string keys, other Python
-types) raise :class:`~dta.errors.CanonicalError`.
+:func:`loads_canonical` additionally requires the input to be exactly the canonical bytes of the
+value it holds (raising :class:`~dta.errors.CanonicalError` with the first differing offset).
+
+Rules enforced by :func:`canonical_bytes` (RFC 8785 JCS; see ``_json_jcs``): members sorted by the
+UTF-16 code units of their names, no insignificant whitespace, minimal string escapes, numbers in
+ECMAScript form, UTF-8 output; values JCS cannot represent exactly raise ``CanonicalError``.
+
+Fast path of :func:`canonical_bytes` and why it equals JCS. ``orjson.dumps(obj, option=SORT_KEYS |
+STRICT_INTEGER | PASSTHROUGH_SUBCLASS)`` is used, and its output accepted only when afterwards
+
+(a) a breadth-first walk with ``gc.get_referents`` (C code; for a dict it yields the values, for a
+    list or tuple the items) finds only exact ``dict``, ``list``, ``tuple``, ``str``, ``int``,
+    ``bool`` and ``None`` on at most :data:`MAX_DEPTH` levels — so no floats (orjson would write
+    NaN as ``null`` and finite floats in a non-ECMAScript layout) and no subclasses;
+(b) the output does not contain both a character >= U+10000 and one in U+E000..U+FFFF.
+
+Given (a) and orjson's success: every member name is an exact ``str`` (orjson raises otherwise),
+every integer is within +-(2**53 - 1) (STRICT_INTEGER raises otherwise), for which ECMAScript
+``Number.prototype.toString`` is the plain decimal orjson writes; no string holds a lone surrogate
+(orjson raises); orjson escapes exactly ``"``, ``\\``, ``\\b \\f \\n \\r \\t`` and the other C0
+controls as lowercase ``\\u00xx``, like JCS; it writes no whitespace and UTF-8; the walk would not
+terminate on a cycle, but orjson rejects cycles first (its recursion limit). Member order: orjson
+sorts names by their UTF-8 bytes, i.e. by code points. Code-point order and UTF-16 order of two
+names differ only where, at the first differing position, one name has a character >= U+10000 and
+the other one in U+E000..U+FFFF (a BMP character below U+D800 sorts first either way, and
+surrogates do not occur). Names are part of the output, so (b) excludes that. Hence the bytes are
+the JCS bytes. Anything else (floats, subclasses, other Mappings, deep or odd input) takes the full
+algorithm, which is also the one that raises the precise error.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
+from dta._json_jcs import MAX_DEPTH, MAX_SAFE_INTEGER, encode
+from dta._json_strict import parse as _strict_parse
 from dta.errors import CanonicalError, JSONError
 
 __all__ = [
@@ -35,54 +66,53 @@ __all__ = [
     "canonical_bytes",
     "dumps",
     "loads",
+    "loads_canonical",
 ]
 
-MAX_SAFE_INTEGER = 2**53 - 1
-MAX_DEPTH = 64
 DEFAULT_MAX_SIZE = 64 * 1024 * 1024
 
 _BOM = b"\xef\xbb\xbf"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_PLAIN_TYPES: frozenset[type] = frozenset({dict, list, tuple, str, int, bool, type(None)})
+_WITH_FLOAT: frozenset[type] = _PLAIN_TYPES | {float}
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER | orjson.OPT_PASSTHROUGH_SUBCLASS
+_referents = gc.get_referents
+_orjson_dumps = orjson.dumps
 
 
 class _Reject(Exception):
-    """Internal: raised from json hooks; converted to JSONError by loads."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    """Internal: raised from json hooks; loads then locates the problem precisely."""
 
 
 def _no_constant(name: str) -> Any:
-    raise _Reject(f"{name} is not allowed in JSON")
+    raise _Reject(name)
 
 
 def _strict_int(text: str) -> int:
+    if len(text) > 17 or text == "-0":  # also keeps int() clear of its digit limit
+        raise _Reject(text)
     value = int(text)
     if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
         return value
-    raise _Reject(f"integer {text[:24]} is outside +-(2**53 - 1)")
+    raise _Reject(text)
 
 
 def _no_float(text: str) -> Any:
-    raise _Reject(f"number {text[:24]} is not an integer; floats are not allowed here")
+    raise _Reject(text)
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
-    if math.isinf(value):
-        raise _Reject(f"number {text[:24]} overflows a double")
+    if math.isinf(value):  # NaN cannot come from a JSON number
+        raise _Reject(text)
     return value
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _Reject(f"duplicate member name {json.dumps(key)[:80]}")
-            seen.add(key)
+        raise _Reject("duplicate")
     return result
 
 
@@ -97,31 +127,100 @@ _DECODERS = {
 }
 
 
-def _escape_pointer(token: str | int) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
+def _levels(value: Any, types: frozenset[type]) -> int:
+    """Levels of ``value`` (1 for a scalar; more than MAX_DEPTH reported as MAX_DEPTH + 1).
+
+    Returns -1 if a type outside ``types`` occurs. ``value`` must be acyclic (callers ensure it:
+    it was parsed, or orjson serialised it, which rejects cycles).
+    """
+    refs = [value]
+    levels = 0
+    while refs:
+        if not types.issuperset(map(type, refs)):
+            return -1
+        levels += 1
+        if levels > MAX_DEPTH:
+            break
+        refs = _referents(*refs)
+    return levels
 
 
-def _check_tree(value: Any) -> None:
-    """Check nesting depth and lone surrogates; raise JSONError with the JSON pointer."""
-    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
-    while stack:
-        node, pointer, depth = stack.pop()
-        if isinstance(node, str):
-            if _LONE_SURROGATE.search(node):
-                raise JSONError("lone surrogate in string", pointer=pointer)
-        elif isinstance(node, dict):
-            if depth >= MAX_DEPTH:
-                raise JSONError(f"nesting deeper than {MAX_DEPTH}", pointer=pointer)
-            for key, child in node.items():
-                child_pointer = f"{pointer}/{_escape_pointer(key)}"
-                if _LONE_SURROGATE.search(key):
-                    raise JSONError("lone surrogate in member name", pointer=child_pointer)
-                stack.append((child, child_pointer, depth + 1))
-        elif isinstance(node, list):
-            if depth >= MAX_DEPTH:
-                raise JSONError(f"nesting deeper than {MAX_DEPTH}", pointer=pointer)
-            for i, child in enumerate(node):
-                stack.append((child, f"{pointer}/{i}", depth + 1))
+def _order_safe(out: bytes) -> bool:
+    """True unless the UTF-8 ``out`` holds both a character >= U+10000 and one in U+E000..U+FFFF."""
+    return (b"\xee" not in out and b"\xef" not in out) or not (
+        b"\xf0" in out or b"\xf1" in out or b"\xf2" in out or b"\xf3" in out or b"\xf4" in out
+    )
+
+
+def _fast(obj: Any) -> bytes | None:
+    """Return the fast canonical form of ``obj`` where it provably equals JCS, else None."""
+    try:
+        out = _orjson_dumps(obj, None, _ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError: unsupported type, big int, surrogate, cycle
+        return None
+    if 0 < _levels(obj, _PLAIN_TYPES) <= MAX_DEPTH and (out.isascii() or _order_safe(out)):
+        return out
+    return None
+
+
+def canonical_bytes(obj: Any) -> bytes:
+    """Return the RFC 8785 (JCS) canonical UTF-8 bytes of a JSON value.
+
+    Args:
+        obj: dict / list / tuple / str / int / float / bool / None, nested.
+
+    Returns:
+        The canonical bytes, without a trailing newline.
+
+    Raises:
+        CanonicalError: The value cannot be represented exactly in JCS (the message names the
+            JSON pointer).
+    """
+    # _fast inlined: this is the hot path of every hash and signature.
+    try:
+        out = _orjson_dumps(obj, None, _ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError: unsupported type, big int, surrogate, cycle
+        return encode(obj)
+    if 0 < _levels(obj, _PLAIN_TYPES) <= MAX_DEPTH and (out.isascii() or _order_safe(out)):
+        return out
+    return encode(obj)
+
+
+def dumps(obj: Any) -> str:
+    """Return indented, key-sorted JSON for humans (not for hashing or signing).
+
+    Raises:
+        CanonicalError: The value is not representable in canonical JSON.
+    """
+    canonical_bytes(obj)  # same value rules as the signed form
+    return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def _decode(data: bytes | bytearray | memoryview | str, max_size: int) -> str:
+    if isinstance(data, str):
+        if len(data) > max_size:
+            raise JSONError(f"input larger than the {max_size}-byte cap", position=max_size)
+        if data.startswith("\ufeff"):
+            raise JSONError("byte-order mark is not allowed", position=0)
+        return data
+    raw = data if isinstance(data, bytes) else bytes(data)
+    if len(raw) > max_size:
+        raise JSONError(f"input larger than the {max_size}-byte cap", position=max_size)
+    if raw.startswith(_BOM):
+        raise JSONError("byte-order mark is not allowed", position=0)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JSONError("invalid UTF-8", position=exc.start) from exc
+
+
+def _needs_tree_check(text: str, value: Any) -> bool:
+    """True if ``value`` may hold a lone surrogate or nest deeper than MAX_DEPTH."""
+    if text.count("[") + text.count("{") > MAX_DEPTH and _levels(value, _WITH_FLOAT) > MAX_DEPTH:
+        return True  # levels also counts the scalar level: the strict parser decides
+    if text.isascii():
+        return "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None
+    return _LONE_SURROGATE.search(text) is not None or _SURROGATE_ESCAPE.search(text) is not None
 
 
 def loads(
@@ -141,160 +240,73 @@ def loads(
         The parsed value (dict, list, str, int, float, bool or None).
 
     Raises:
-        JSONError: The input breaks one of the module's rules; the message says where.
+        JSONError: The input breaks one of the module's rules; the message gives the byte offset
+            (character offset for ``str`` input) and the JSON pointer where known.
     """
-    if isinstance(data, str):
-        if len(data) > max_size:
-            raise JSONError(f"input larger than the {max_size}-byte cap", position=max_size)
-        if data.startswith("\ufeff"):
-            raise JSONError("byte-order mark is not allowed", position=0)
-        text = data
-    else:
-        raw = bytes(data)
-        if len(raw) > max_size:
-            raise JSONError(f"input larger than the {max_size}-byte cap", position=max_size)
-        if raw.startswith(_BOM):
-            raise JSONError("byte-order mark is not allowed", position=0)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise JSONError("invalid UTF-8", position=exc.start) from exc
+    text = _decode(data, max_size)
+    is_bytes = not isinstance(data, str)
     try:
         value = _DECODERS[allow_floats].decode(text)
-    except _Reject as exc:
-        raise JSONError(exc.message) from exc
-    except json.JSONDecodeError as exc:
-        message = "trailing data after the JSON value" if exc.msg == "Extra data" else exc.msg
-        raise JSONError(message, position=exc.pos) from exc
-    except RecursionError as exc:
-        raise JSONError(f"nesting deeper than {MAX_DEPTH}") from exc
-    _check_tree(value)
+    except (_Reject, json.JSONDecodeError, RecursionError):
+        # The C decoder found a problem; the strict parser finds the first one and says where.
+        # (RecursionError can also mean the caller's stack is deep: then the strict parser,
+        # which does not recurse, returns the value.)
+        return _strict_parse(text, allow_floats=allow_floats, byte_offsets=is_bytes)
+    if _needs_tree_check(text, value):
+        return _strict_parse(text, allow_floats=allow_floats, byte_offsets=is_bytes)
     return value
 
 
-# --- canonical bytes ---------------------------------------------------------------------------
-
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-}
-for _code in range(0x20):
-    _ESCAPES.setdefault(chr(_code), f"\\u{_code:04x}")
-_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f]')
+def _first_difference(a: bytes, b: bytes) -> int:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
 
 
-def _encode_string(value: str, pointer: str) -> str:
-    if _LONE_SURROGATE.search(value):
-        raise CanonicalError("lone surrogate cannot be encoded", pointer=pointer)
-    return '"' + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group()], value) + '"'
+def loads_canonical(
+    line: bytes | bytearray | memoryview,
+    *,
+    allow_floats: bool = False,
+    max_size: int = DEFAULT_MAX_SIZE,
+) -> Any:
+    """Parse ``line`` with all :func:`loads` rules and require it to be canonical (RFC 8785).
 
-
-def _format_float(value: float, pointer: str) -> str:
-    """Format a float as ECMAScript ``Number.prototype.toString`` does."""
-    if not math.isfinite(value):
-        raise CanonicalError("NaN and Infinity cannot be canonicalised", pointer=pointer)
-    if value == 0:
-        return "0"
-    sign = "-" if value < 0 else ""
-    text = repr(abs(value))  # shortest round-trip digits, as ECMAScript requires
-    mantissa, _, exp_text = text.partition("e")
-    int_part, _, frac_part = mantissa.partition(".")
-    digits = int_part + frac_part
-    point = len(int_part) + (int(exp_text) if exp_text else 0)
-    stripped = digits.lstrip("0")
-    point -= len(digits) - len(stripped)
-    digits = stripped.rstrip("0")
-    k, n = len(digits), point
-    if k <= n <= 21:
-        body = digits + "0" * (n - k)
-    elif 0 < n <= 21:
-        body = digits[:n] + "." + digits[n:]
-    elif -6 < n <= 0:
-        body = "0." + "0" * (-n) + digits
-    else:
-        exponent = n - 1
-        exp_sign = "+" if exponent >= 0 else "-"
-        head = digits[0] if k == 1 else digits[0] + "." + digits[1:]
-        body = f"{head}e{exp_sign}{abs(exponent)}"
-    return sign + body
-
-
-def _utf16_key(name: str) -> bytes:
-    return name.encode("utf-16-be", "surrogatepass")
-
-
-def _encode(value: Any, out: list[str], pointer: str, depth: int) -> None:
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, str):
-        out.append(_encode_string(value, pointer))
-    elif isinstance(value, int):
-        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            raise CanonicalError("integer outside +-(2**53 - 1)", pointer=pointer)
-        out.append(str(int(value)))
-    elif isinstance(value, float):
-        out.append(_format_float(value, pointer))
-    elif isinstance(value, Mapping):
-        if depth >= MAX_DEPTH:
-            raise CanonicalError(f"nesting deeper than {MAX_DEPTH}", pointer=pointer)
-        for key in value:
-            if not isinstance(key, str):
-                raise CanonicalError(f"object member name {key!r} is not a string", pointer=pointer)
-        out.append("{")
-        first = True
-        for key in sorted(value, key=_utf16_key):
-            if not first:
-                out.append(",")
-            first = False
-            child = f"{pointer}/{_escape_pointer(key)}"
-            out.append(_encode_string(key, child))
-            out.append(":")
-            _encode(value[key], out, child, depth + 1)
-        out.append("}")
-    elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        if depth >= MAX_DEPTH:
-            raise CanonicalError(f"nesting deeper than {MAX_DEPTH}", pointer=pointer)
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _encode(item, out, f"{pointer}/{i}", depth + 1)
-        out.append("]")
-    else:
-        raise CanonicalError(f"{type(value).__name__} is not a JSON value", pointer=pointer)
-
-
-def canonical_bytes(obj: Any) -> bytes:
-    """Return the RFC 8785 (JCS) canonical UTF-8 bytes of a JSON value.
+    This is the audit-log verifier's check ``canonical_bytes(loads(line)) == line`` done fast:
+    orjson parses, the fast canonical path re-serialises, and equal bytes prove the line strict
+    (the canonical form of any value has no duplicate names, whitespace, BOM or odd numbers; the
+    fast path admits no floats, big integers, lone surrogates or deep nesting). Anything else is
+    decided by the precise path, which raises the located error.
 
     Args:
-        obj: dict / list / tuple / str / int / float / bool / None, nested.
+        line: The bytes of one document (for a JSONL record: without the newline).
+        allow_floats: Accept finite non-integer numbers.
+        max_size: Largest accepted input, in bytes.
 
     Returns:
-        The canonical bytes, without a trailing newline.
+        The parsed value.
 
     Raises:
-        CanonicalError: The value cannot be represented exactly in JCS.
+        JSONError: The line is not strict JSON (with offset / pointer).
+        CanonicalError: The line is strict JSON but not its canonical form (with the offset of
+            the first differing byte).
     """
-    out: list[str] = []
-    _encode(obj, out, "", 0)
-    return "".join(out).encode("utf-8")
-
-
-def dumps(obj: Any) -> str:
-    """Return indented, key-sorted JSON for humans (not for hashing or signing).
-
-    Raises:
-        CanonicalError: The value is not representable in canonical JSON.
-    """
-    canonical_bytes(obj)  # same value rules as the signed form
-    return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    raw = line if isinstance(line, bytes) else bytes(line)
+    if len(raw) <= max_size:
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if _fast(value) == raw:
+                return value
+    value = loads(raw, allow_floats=allow_floats, max_size=max_size)
+    expected = canonical_bytes(value)
+    if expected != raw:
+        position = _first_difference(raw, expected)
+        raise CanonicalError(
+            f"not in canonical form (expected {expected[position : position + 12]!r} "
+            f"at the first difference)",
+            position=position,
+        )
+    return value
