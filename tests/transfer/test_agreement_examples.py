@@ -1,4 +1,4 @@
-"""The signed samples in examples/agreement validate and verify (regenerate with make_example.py)."""
+"""The signed samples in examples/agreement validate and verify (see make_example.py)."""
 
 from __future__ import annotations
 
