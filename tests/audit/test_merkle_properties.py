@@ -240,3 +240,19 @@ def test_merkle_hypothesis_random_trees_prove_and_verify(data: list[bytes], pick
     old = index + 1
     verify_consistency(old, size, tree.root(old), r, tree.consistency_proof(old))
     assert node_hash(hashes[0], hashes[0]) != leaf_hash(hashes[0] + hashes[0])
+
+
+def test_merkle_rootbuilder_fast_add_matches_append() -> None:
+    """RootBuilder.add/extend (no node report) gives the same roots and peaks as append."""
+    fast, slow = RootBuilder(), RootBuilder()
+    for i in range(N):
+        fast.add(LEAVES[i])
+        slow.append(LEAVES[i])
+        if i % 17 == 0:
+            assert fast.root() == slow.root() == mth(0, i + 1)
+    assert fast.peaks() == slow.peaks()
+    bulk = RootBuilder()
+    bulk.extend(LEAVES)
+    assert bulk.root() == mth(0, N)
+    with pytest.raises(ProofError):
+        bulk.add(b"\x00" * 31)

@@ -100,6 +100,32 @@ class RootBuilder:
         self._size += 1
         return done
 
+    def add(self, leaf: bytes) -> None:
+        """Add one leaf hash without reporting completed subtrees (fast path for verifiers).
+
+        Raises:
+            ProofError: ``leaf`` is not a 32-byte hash.
+        """
+        if len(leaf) != HASH_SIZE:
+            raise ProofError(f"leaf hash is not a {HASH_SIZE}-byte hash")
+        index = self._size
+        self._size = index + 1
+        peaks = self._peaks
+        while index & 1:
+            leaf = _sha256(b"\x01" + peaks.pop() + leaf).digest()
+            index >>= 1
+        peaks.append(leaf)
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Add several leaf hashes (see :meth:`add`).
+
+        Raises:
+            ProofError: a leaf is not a 32-byte hash.
+        """
+        add = self.add
+        for leaf in leaves:
+            add(leaf)
+
     def root(self) -> bytes:
         """Root hash of the leaves appended so far (``EMPTY_ROOT`` when empty)."""
         peaks = self._peaks
@@ -114,7 +140,7 @@ class RootBuilder:
 class MemoryTree:
     """An in-memory tree keeping every perfect subtree hash (32 bytes x ~2n): a NodeSource."""
 
-    __slots__ = ("_builder", "_levels")
+    __slots__ = ("_levels", "_size")
 
     def __init__(self, leaves: Iterable[bytes] = ()) -> None:
         """Build a tree from leaf hashes (not leaf data: hash data with :func:`leaf_hash`).
@@ -122,14 +148,14 @@ class MemoryTree:
         Raises:
             ProofError: a leaf is not a 32-byte hash.
         """
-        self._levels: list[bytearray] = []
-        self._builder = RootBuilder()
+        self._levels: list[bytearray] = [bytearray()]
+        self._size = 0
         self.extend(leaves)
 
     @property
     def size(self) -> int:
         """Number of leaves."""
-        return self._builder.size
+        return self._size
 
     def append(self, leaf: bytes) -> int:
         """Add a leaf hash and return its 0-based index.
@@ -137,9 +163,18 @@ class MemoryTree:
         Raises:
             ProofError: ``leaf`` is not a 32-byte hash.
         """
-        index = self._builder.size
+        if len(leaf) != HASH_SIZE:
+            raise ProofError(f"leaf hash is not a {HASH_SIZE}-byte hash")
+        index = self._size
+        self._size = index + 1
         levels = self._levels
-        for level, _, h in self._builder.append(leaf):
+        levels[0] += leaf
+        i, level, h = index, 0, leaf
+        while i & 1:
+            data = levels[level]
+            h = _sha256(b"\x01" + data[-64:-32] + h).digest()
+            i >>= 1
+            level += 1
             if level == len(levels):
                 levels.append(bytearray())
             levels[level] += h
@@ -183,7 +218,7 @@ class MemoryTree:
             ProofError: ``size`` exceeds the tree.
         """
         if size is None:
-            return self._builder.root()
+            size = self._size
         self._check_within(size)
         return root(size, self)
 

@@ -25,8 +25,11 @@ Rules this module enforces:
 * Verification failures raise :class:`dta.errors.ProofError`; verifiers return ``None`` on success.
 * Generation reads only perfect subtree hashes from a :class:`NodeSource` — O(log n) calls per
   proof or root — so a store can serve proofs from persisted subtree hashes.
-  :class:`RootBuilder` computes the root in a stream with O(log n) memory and reports every
-  perfect subtree each append completes, for the store to persist.
+  :class:`RootBuilder` computes the root in a stream with O(log n) memory: ``append`` returns
+  every perfect subtree (:class:`Node`) that leaf completed, for a store to persist; ``add`` /
+  ``extend`` skip that report (verifiers); ``RootBuilder.resume(size, src)`` continues from
+  stored nodes. Arguments out of range (index >= size, old > new, a subtree not inside the tree)
+  raise ProofError too.
 """
 
 from __future__ import annotations
