@@ -256,9 +256,31 @@ class Agreement:
             return None
         return next(str(c.raw) for c in rule.constraints if c.left == "level")
 
+    def duties(self) -> list[dict[str, Any]]:
+        """Every duty (obligations and duties attached to permissions), for compliance tracking.
+
+        Each entry: ``{"action", "assignee", "source", "constraints": [{leftOperand, operator,
+        rightOperand}]}`` where ``source`` is ``obligation`` or the permission's uid/action.
+        """
+        out: list[dict[str, Any]] = []
+        for rule in self.rules["obligation"]:
+            out.append(_duty(rule, "obligation"))
+        for rule in self.rules["permission"]:
+            out.extend(_duty(d, rule.uid or rule.action) for d in rule.duties)
+        return out
+
     def level_rank(self, level: str) -> int | None:
         """Return the rank of a level (0 lowest), or None if the agreement does not declare it."""
         return self.levels.index(level) if level in self.levels else None
+
+
+def _duty(rule: Rule, source: str) -> dict[str, Any]:
+    return {
+        "action": rule.action,
+        "assignee": rule.assignee,
+        "source": source,
+        "constraints": [c.to_dict() for c in rule.constraints],
+    }
 
 
 def _build(cls: type[Agreement], body: dict[str, Any]) -> Agreement:

@@ -236,3 +236,14 @@ def test_odrl_export_maps_rules(world: World) -> None:
         "dta:keepAuditLog",
         "dta:witnessAuditLog",
     }
+
+
+def test_duties_lists_obligations_and_permission_duties(world: World) -> None:
+    """duties() gives compliance every obligation with its typed constraints."""
+    duties = {(d["action"], d["source"]) for d in world.agreement.duties()}
+    assert duties == {
+        ("notifyIncident", "obligation"),
+        ("keepAuditLog", "obligation"),
+        ("witnessAuditLog", "obligation"),
+        ("delete", "us-to-cn"),
+    }
