@@ -1,0 +1,251 @@
+"""Streaming, parallel SHA-256 of a directory tree (for building and verifying manifests).
+
+Rules this module enforces:
+
+* Files are opened relative to their directory handle with ``O_NOFOLLOW | O_NONBLOCK``, then
+  re-checked with ``fstat``: the opened object must be the regular file the walk saw (same device
+  and inode), otherwise it is reported as changed and not hashed.
+* A file is read in 1 MiB chunks into a per-thread buffer; memory does not grow with file size.
+* A file whose size, mtime, ctime or inode differ between the ``fstat`` before and after hashing,
+  or whose byte count differs from its size, is reported as ``changed`` (never given a digest).
+* Work is spread over ``workers`` threads (default: the CPU count); ``hashlib`` releases the GIL
+  while hashing, so both cores hash at once. Small files are batched to keep per-task overhead
+  low; at most ``4 x workers`` batches are in flight, so the walk never races far ahead.
+* A progress display (rich, on stderr) is shown only when asked for or when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from dta._tree import DirHandle, UnsafeEntry, walk
+
+__all__ = ["CHUNK", "Record", "TreeHashes", "hash_tree", "progress_display"]
+
+CHUNK = 1 << 20
+_BATCH_FILES = 256
+_BATCH_BYTES = 8 << 20
+_FILE_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
+
+# (relative path, size, hex digest)
+Record = tuple[str, int, str]
+_Outcome = tuple[str, int, str] | UnsafeEntry
+Select = Callable[[str, os.stat_result], bool]
+Progress = Callable[[int, int], None]
+
+_local = threading.local()
+
+
+@attrs.frozen
+class TreeHashes:
+    """What :func:`hash_tree` found.
+
+    Attributes:
+        records: ``(path, size, sha256 hex)`` of every hashed file, in no particular order.
+        unsafe: Entries that were not hashed, with reasons.
+    """
+
+    records: list[Record]
+    unsafe: list[UnsafeEntry]
+
+
+def _buffer() -> memoryview:
+    buf: memoryview | None = getattr(_local, "buf", None)
+    if buf is None:
+        buf = memoryview(bytearray(CHUNK))
+        _local.buf = buf
+    return buf
+
+
+def _read_chunk(fd: int, buf: memoryview) -> int:
+    """Read up to ``len(buf)`` bytes into ``buf`` (a seam for fault-injection tests)."""
+    return os.readv(fd, [buf])
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def hash_file(dir_fd: int, name: str, rel: str, seen: os.stat_result) -> _Outcome:
+    """Hash one regular file opened relative to ``dir_fd``.
+
+    Args:
+        dir_fd: Descriptor of the containing directory.
+        name: The file's name in that directory.
+        rel: Its relative path (for the result).
+        seen: The ``lstat`` result from the walk.
+
+    Returns:
+        ``(rel, size, hex)`` or an :class:`UnsafeEntry` explaining why no digest was taken.
+    """
+    try:
+        fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return UnsafeEntry(rel, "changed", "was replaced by a symbolic link during the scan")
+        return UnsafeEntry(rel, "unreadable", (exc.strerror or str(exc)).lower())
+    try:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode) or (before.st_ino, before.st_dev) != (
+            seen.st_ino,
+            seen.st_dev,
+        ):
+            return UnsafeEntry(rel, "changed", "was replaced during the scan")
+        size = before.st_size
+        digest = hashlib.sha256()
+        total = 0
+        buf = _buffer()
+        while True:
+            n = _read_chunk(fd, buf)
+            if n == 0:
+                break
+            digest.update(buf[:n])
+            total += n
+        after = os.fstat(fd)
+    except OSError as exc:
+        return UnsafeEntry(rel, "unreadable", (exc.strerror or str(exc)).lower())
+    finally:
+        os.close(fd)
+    if total != size or _signature(after) != _signature(before):
+        return UnsafeEntry(rel, "changed", "changed while it was being hashed")
+    return (rel, size, digest.hexdigest())
+
+
+def _hash_batch(handle: DirHandle, batch: list[tuple[str, str, os.stat_result]]) -> list[_Outcome]:
+    try:
+        return [hash_file(handle.fd, name, rel, st) for name, rel, st in batch]
+    finally:
+        handle.release()
+
+
+def _batches(
+    files: list[tuple[str, str, os.stat_result]],
+) -> Iterator[list[tuple[str, str, os.stat_result]]]:
+    batch: list[tuple[str, str, os.stat_result]] = []
+    size = 0
+    for item in files:
+        if item[2].st_size >= _BATCH_BYTES:
+            yield [item]
+            continue
+        batch.append(item)
+        size += item[2].st_size
+        if len(batch) >= _BATCH_FILES or size >= _BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def hash_tree(
+    root: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    select: Select | None = None,
+    progress: Progress | None = None,
+) -> TreeHashes:
+    """Walk ``root`` safely and hash every regular file (those ``select`` accepts).
+
+    Args:
+        root: The directory.
+        workers: Hashing threads (default: CPU count); 1 hashes in the calling thread.
+        select: Called with ``(path, lstat)`` in the calling thread; files it rejects are not
+            hashed (the caller records why).
+        progress: Called with ``(files, bytes)`` hashed so far, from the calling thread.
+
+    Returns:
+        The records and the unsafe entries.
+
+    Raises:
+        InputError: The root cannot be opened.
+    """
+    count = max(1, min(workers or os.cpu_count() or 1, 64))
+    records: list[Record] = []
+    unsafe: list[UnsafeEntry] = []
+    done = [0, 0]
+
+    def collect(outcomes: list[_Outcome]) -> None:
+        for outcome in outcomes:
+            if isinstance(outcome, UnsafeEntry):
+                unsafe.append(outcome)
+            else:
+                records.append(outcome)
+                done[0] += 1
+                done[1] += outcome[1]
+        if progress is not None:
+            progress(done[0], done[1])
+
+    def chosen(files: list[tuple[str, str, os.stat_result]]) -> list[tuple[str, str, Any]]:
+        return files if select is None else [f for f in files if select(f[1], f[2])]
+
+    if count == 1:
+        for handle, files in walk(root, unsafe):
+            for batch in _batches(chosen(files)):
+                collect([hash_file(handle.fd, name, rel, st) for name, rel, st in batch])
+        return TreeHashes(records, unsafe)
+
+    inflight: deque[Future[list[_Outcome]]] = deque()
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="dta-hash") as pool:
+        for handle, files in walk(root, unsafe):
+            for batch in _batches(chosen(files)):
+                handle.acquire()
+                inflight.append(pool.submit(_hash_batch, handle, batch))
+                while len(inflight) > 4 * count:
+                    collect(inflight.popleft().result())
+        while inflight:
+            collect(inflight.popleft().result())
+    return TreeHashes(records, unsafe)
+
+
+@contextmanager
+def progress_display(enabled: bool | None, label: str) -> Iterator[Progress | None]:
+    """A rich progress line on stderr (files and bytes so far), or None when disabled.
+
+    Args:
+        enabled: True to show, False to hide, None to show only when stderr is a terminal.
+        label: Text in front of the counters.
+    """
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        DownloadColumn,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+    from rich.progress import (
+        Progress as RichProgress,
+    )
+
+    bar = RichProgress(
+        SpinnerColumn(),
+        TextColumn(f"{label} {{task.fields[files]:,}} files"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task(label, total=None, files=0)
+
+    def update(files: int, nbytes: int) -> None:
+        bar.update(task, completed=nbytes, files=files)
+
+    with bar:
+        yield update

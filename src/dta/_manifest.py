@@ -1,0 +1,494 @@
+"""Build a transfer manifest from a directory, and check a directory against a manifest.
+
+Rules this module enforces:
+
+* The body has exactly the members of the ``dta.manifest`` contract and validates against
+  ``schemas/manifest.v1.schema.json`` before it is returned.
+* Items are every regular file below the root, sorted by the UTF-8 bytes of their path; paths
+  follow :mod:`dta._paths`; any unsafe entry (symlink, FIFO, device, socket, unsafe name,
+  collision, unreadable or changed file) makes the build fail with all of them listed.
+* Every item's level, categories and findings come from a classification report entry with the
+  same path (its size and sha256, when given, must match the file, so a stale report is
+  refused), or, only when no report is passed, from an explicit ``default_level``.
+  The overall level is the highest item level; categories are the sorted union; subjects and
+  the policy digest come from the report.
+* Media types come from the file extension through a fixed table plus Python's built-in
+  ``mimetypes`` defaults (system ``mime.types`` files are never read), so they are deterministic.
+* :func:`verify_tree` validates every path a received manifest names *before* touching the file
+  system; with an unsafe or colliding path, the tree is not read at all. Only files the safe walk
+  finds are opened, so nothing outside the tree is ever read.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from dta import schemas
+from dta._hashing import hash_tree, progress_display
+from dta._paths import CollisionIndex, path_problem
+from dta._tree import UnsafeEntry
+from dta.errors import ManifestError, UsageError
+
+__all__ = [
+    "DEFAULT_LEVELS",
+    "Finding",
+    "TreeCheck",
+    "UnsafeTreeError",
+    "build_manifest",
+    "media_type",
+    "verify_tree",
+]
+
+DEFAULT_LEVELS = ("public", "internal", "confidential", "restricted")
+DEFAULT_VALIDITY = timedelta(days=7)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_EXTRA_TYPES = {
+    ".csv": "text/csv",
+    ".tsv": "text/tab-separated-values",
+    ".json": "application/json",
+    ".jsonl": "application/jsonl",
+    ".ndjson": "application/x-ndjson",
+    ".parquet": "application/vnd.apache.parquet",
+    ".avro": "application/avro",
+    ".gz": "application/gzip",
+    ".zst": "application/zstd",
+    ".xz": "application/x-xz",
+    ".bz2": "application/x-bzip2",
+    ".md": "text/markdown",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".sqlite": "application/vnd.sqlite3",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+_BUILTIN_TYPES = mimetypes.MimeTypes(filenames=()).types_map[True]
+_type_cache: dict[str, str] = {}
+
+
+class UnsafeTreeError(ManifestError):
+    """The tree holds entries a manifest may not include; ``entries`` lists all of them."""
+
+    def __init__(self, message: str, entries: tuple[UnsafeEntry, ...]) -> None:
+        super().__init__(message)
+        self.entries = entries
+
+
+def media_type(path: str) -> str:
+    """The media type of ``path`` from its extension (``application/octet-stream`` if unknown)."""
+    name = path.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    ext = name[dot:].lower() if dot > 0 else ""
+    found = _type_cache.get(ext)
+    if found is None:
+        found = _EXTRA_TYPES.get(ext) or _BUILTIN_TYPES.get(ext) or "application/octet-stream"
+        _type_cache[ext] = found
+    return found
+
+
+def _rfc3339(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise UsageError("times must be timezone-aware")
+    return value.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Instances of these classes only mint key-sharing dicts (PEP 412): every item dict shares one
+# key table, which keeps a 200,000-item manifest well inside its memory budget.
+class _Item:
+    pass
+
+
+class _Digest:
+    pass
+
+
+def _lean_item(
+    path: str, size: int, hexdigest: str, *, mtype: str, level: str, cats: list[str], finds: Any
+) -> dict[str, Any]:
+    digest = _Digest()
+    digest.sha256 = hexdigest  # type: ignore[attr-defined]
+    item = _Item()
+    item.path = path  # type: ignore[attr-defined]
+    item.size = size  # type: ignore[attr-defined]
+    item.digest = digest.__dict__  # type: ignore[attr-defined]
+    item.media_type = mtype  # type: ignore[attr-defined]
+    item.level = level  # type: ignore[attr-defined]
+    item.categories = cats  # type: ignore[attr-defined]
+    item.findings = finds  # type: ignore[attr-defined]
+    return item.__dict__
+
+
+def _report_index(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    files = report.get("files")
+    if not isinstance(files, list):
+        raise ManifestError("classification report: 'files' must be a list")
+    index: dict[str, Mapping[str, Any]] = {}
+    for i, entry in enumerate(files):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("path"), str):
+            raise ManifestError(f"classification report: files/{i} has no path")
+        if not isinstance(entry.get("level"), str):
+            raise ManifestError(f"classification report: files/{i} has no level")
+        index[entry["path"]] = entry
+    return index
+
+
+def _classification(
+    path: str, size: int, hexdigest: str, entry: Mapping[str, Any] | None
+) -> tuple[str, list[str], dict[str, int]]:
+    if entry is None:
+        raise ManifestError(f"{path}: not in the classification report (classify it first)")
+    if entry.get("size") is not None and entry.get("size") != size:
+        raise ManifestError(f"{path}: classification report is stale (size differs)")
+    if entry.get("sha256") is not None and entry.get("sha256") != hexdigest:
+        raise ManifestError(f"{path}: classification report is stale (sha256 differs)")
+    cats = entry.get("categories", [])
+    finds = entry.get("findings", {})
+    if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
+        raise ManifestError(f"classification report: {path}: categories must be strings")
+    if not isinstance(finds, Mapping) or not all(isinstance(v, int) for v in finds.values()):
+        raise ManifestError(f"classification report: {path}: findings must be counts")
+    return str(entry["level"]), sorted(set(cats)), dict(finds)
+
+
+def _level_order(report: Mapping[str, Any] | None) -> tuple[str, ...]:
+    levels = report.get("levels") if report is not None else None
+    if isinstance(levels, list) and levels and all(isinstance(x, str) for x in levels):
+        return tuple(levels)
+    return DEFAULT_LEVELS
+
+
+def _check_ref(agreement_ref: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(agreement_ref, Mapping):
+        raise UsageError("agreement_ref must be {'id', 'version', 'digest': {'sha256'}}")
+    digest = agreement_ref.get("digest")
+    if (
+        not isinstance(agreement_ref.get("id"), str)
+        or not isinstance(agreement_ref.get("version"), int)
+        or not isinstance(digest, Mapping)
+        or not _HEX64.fullmatch(str(digest.get("sha256", "")))
+    ):
+        raise UsageError("agreement_ref must be {'id', 'version', 'digest': {'sha256'}}")
+    return {"id": agreement_ref["id"], "version": agreement_ref["version"], "digest": dict(digest)}
+
+
+def build_manifest(
+    root: str | os.PathLike[str],
+    *,
+    agreement_ref: Mapping[str, Any],
+    sender: str,
+    recipient: str,
+    purpose: str,
+    sequence: int,
+    previous: Mapping[str, str] | None,
+    classification: Mapping[str, Any] | None,
+    default_level: str | None = None,
+    now: datetime | None = None,
+    expires: datetime | None = None,
+    ip: Mapping[str, str] | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Build the unsigned ``dta.manifest`` body for every file below ``root``.
+
+    Args:
+        root: Directory whose regular files are the transfer's items.
+        agreement_ref: ``{"id", "version", "digest": {"sha256"}}`` of the agreement.
+        sender: Sending party id.
+        recipient: Receiving party id.
+        purpose: The agreed purpose this transfer serves.
+        sequence: Position on the (agreement, sender, recipient) channel, from 1.
+        previous: Digest of the previous manifest on the channel (None for the first).
+        classification: A ``dta.classification-report`` covering every file (by path).
+        default_level: Level for every item when no report is given (required then).
+        now: Creation time (default: the clock).
+        expires: Expiry (default: ``now`` + 7 days).
+        ip: ``{"owner", "licence"}`` that applies to the whole transfer.
+        workers: Hashing threads (default: CPU count).
+        progress: Show a progress line on stderr (None: only on a terminal).
+
+    Returns:
+        The manifest body (validated against its schema).
+
+    Raises:
+        UsageError: Missing or malformed arguments (no report and no default level, ...).
+        UnsafeTreeError: The tree has unsafe entries (all listed in ``entries``).
+        ManifestError: The report does not cover or match the files.
+        InputError: The root cannot be opened.
+        SchemaError: The result does not match the schema (a bug or bad argument values).
+    """
+    if classification is None and default_level is None:
+        raise UsageError("build_manifest: pass a classification report or a default level")
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 1:
+        raise UsageError("build_manifest: sequence must be an integer >= 1")
+    if previous is not None and not _HEX64.fullmatch(str(previous.get("sha256", ""))):
+        raise UsageError("build_manifest: previous must be {'sha256': <64 hex>} or None")
+    ref = _check_ref(agreement_ref)
+    created = now or datetime.now(UTC)
+    report_index = _report_index(classification) if classification is not None else None
+    order = _level_order(classification)
+
+    with progress_display(progress, "hashing") as update:
+        found = hash_tree(root, workers=workers, progress=update)
+    records = found.records
+    records.sort(key=lambda r: r[0].encode("utf-8"))
+    unsafe = list(found.unsafe)
+    collisions = CollisionIndex()
+    for path, _, _ in records:
+        clash = collisions.add(path)
+        if clash is not None:
+            unsafe.append(UnsafeEntry(path, "collision", clash))
+    del collisions
+    if unsafe:
+        unsafe.sort(key=lambda u: u.path.encode("utf-8", "surrogateescape"))
+        first = unsafe[0]
+        more = f" (and {len(unsafe) - 1} more)" if len(unsafe) > 1 else ""
+        raise UnsafeTreeError(
+            f"{os.fspath(root)}: unsafe entry {first.path!a} {first.reason}{more}", tuple(unsafe)
+        )
+
+    items: list[dict[str, Any]] = []
+    total_bytes = 0
+    top = -1
+    categories: set[str] = set()
+    cats: list[str]
+    finds: dict[str, int]
+    for path, size, hexdigest in records:
+        if report_index is None:
+            level, cats, finds = str(default_level), [], {}
+        else:
+            level, cats, finds = _classification(path, size, hexdigest, report_index.get(path))
+        rank = order.index(level) if level in order else -1
+        if rank < 0:
+            raise ManifestError(f"{path}: unknown classification level {level!r}")
+        top = max(top, rank)
+        categories.update(cats)
+        total_bytes += size
+        items.append(
+            _lean_item(
+                path, size, hexdigest, mtype=media_type(path), level=level, cats=cats, finds=finds
+            )
+        )
+    records.clear()
+
+    body: dict[str, Any] = {
+        "_type": "dta.manifest",
+        "spec_version": "1.0",
+        "id": f"urn:uuid:{uuid.uuid4()}",
+        "agreement": ref,
+        "sender": sender,
+        "recipient": recipient,
+        "purpose": purpose,
+        "created": _rfc3339(created),
+        "expires": _rfc3339(expires or created + DEFAULT_VALIDITY),
+        "sequence": sequence,
+        "previous": dict(previous) if previous is not None else None,
+        "items": items,
+        "totals": {"files": len(items), "bytes": total_bytes},
+        "level": order[top] if top >= 0 else (default_level or order[0]),
+        "categories": sorted(categories),
+        "subjects": dict(classification.get("subjects", {})) if classification else {},
+    }
+    policy = classification.get("policy") if classification else None
+    if isinstance(policy, Mapping) and isinstance(policy.get("digest"), Mapping):
+        body["policy"] = {"digest": dict(policy["digest"])}
+    if ip is not None:
+        body["ip"] = dict(ip)
+    schemas.validate(body)
+    return body
+
+
+@attrs.frozen
+class Finding:
+    """One discrepancy between a manifest and a directory.
+
+    Attributes:
+        kind: ``missing``, ``extra``, ``modified``, ``size-mismatch``, ``unsafe``,
+            ``unsafe-path``, ``duplicate-path``, ``changed``, ``unreadable`` or
+            ``totals-mismatch``.
+        path: The item path concerned (escaped if it is unprintable); ``""`` for the manifest.
+        message: One clear reason.
+    """
+
+    kind: str
+    path: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return ``{"kind", "path", "message"}``."""
+        return {"kind": self.kind, "path": self.path, "message": self.message}
+
+
+@attrs.frozen
+class TreeCheck:
+    """Result of :func:`verify_tree`.
+
+    Attributes:
+        manifest_id: The manifest's id.
+        findings: Every discrepancy, sorted by path; empty when the tree matches.
+        files: Files the manifest lists.
+        bytes: Bytes the manifest lists.
+        tree_read: False when the manifest was refused before the tree was touched.
+    """
+
+    manifest_id: str
+    findings: tuple[Finding, ...]
+    files: int
+    bytes: int
+    tree_read: bool = True
+
+    @property
+    def ok(self) -> bool:
+        """True when the directory matches the manifest exactly."""
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary; ``discrepancies`` is the list of findings."""
+        return {
+            "ok": self.ok,
+            "manifest": self.manifest_id,
+            "files": self.files,
+            "bytes": self.bytes,
+            "tree_read": self.tree_read,
+            "discrepancies": [f.to_dict() for f in self.findings],
+        }
+
+
+def _show(path: Any) -> str:
+    text = path if isinstance(path, str) else repr(path)
+    return text if path_problem(text) is None else ascii(text)
+
+
+def _expected(body: Mapping[str, Any]) -> tuple[dict[str, tuple[int, str]], list[Finding]]:
+    items = body.get("items")
+    if not isinstance(items, list):
+        raise ManifestError("manifest: items must be a list")
+    expected: dict[str, tuple[int, str]] = {}
+    findings: list[Finding] = []
+    collisions = CollisionIndex()
+    total = 0
+    for i, item in enumerate(items):
+        path = item.get("path") if isinstance(item, Mapping) else None
+        problem = path_problem(path)
+        if problem is not None:
+            findings.append(Finding("unsafe-path", _show(path), f"items/{i}/path {problem}"))
+            continue
+        assert isinstance(path, str)
+        assert isinstance(item, Mapping)
+        clash = collisions.add(path)
+        if clash is not None:
+            findings.append(Finding("duplicate-path", path, f"items/{i}/path {clash}"))
+            continue
+        size = item.get("size")
+        digest = item.get("digest")
+        hexdigest = digest.get("sha256") if isinstance(digest, Mapping) else None
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ManifestError(f"manifest: items/{i}/size must be a non-negative integer")
+        if not isinstance(hexdigest, str) or not _HEX64.fullmatch(hexdigest):
+            raise ManifestError(f"manifest: items/{i}/digest/sha256 must be 64 lowercase hex")
+        expected[path] = (size, hexdigest)
+        total += size
+    totals = body.get("totals")
+    if (
+        not findings
+        and isinstance(totals, Mapping)
+        and (totals.get("files") != len(items) or totals.get("bytes") != total)
+    ):
+        findings.append(
+            Finding(
+                "totals-mismatch",
+                "",
+                f"totals say {totals.get('files')} files / "
+                f"{totals.get('bytes')} bytes; items add up to {len(items)} / {total}",
+            )
+        )
+    return expected, findings
+
+
+def _manifest_body(manifest_signed: Any) -> Mapping[str, Any]:
+    body = manifest_signed.get("signed") if isinstance(manifest_signed, Mapping) else None
+    if body is None and isinstance(manifest_signed, Mapping):
+        body = manifest_signed
+    if not isinstance(body, Mapping) or body.get("_type") != "dta.manifest":
+        raise ManifestError("not a dta.manifest document")
+    return body
+
+
+def verify_tree(
+    manifest_signed: Any,
+    root: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> TreeCheck:
+    """Check that ``root`` holds exactly the files a manifest lists, with their sizes and digests.
+
+    Signatures are not checked here (see :func:`dta.envelope.verify` and
+    :func:`dta.agreement.check_manifest`); this compares content only.
+
+    Args:
+        manifest_signed: A signed ``dta.manifest`` document (or its body).
+        root: The received directory.
+        workers: Hashing threads (default: CPU count).
+        progress: Show a progress line on stderr (None: only on a terminal).
+
+    Returns:
+        A :class:`TreeCheck`; ``ok`` is True only when nothing is missing, extra, modified,
+        of the wrong size or unsafe.
+
+    Raises:
+        ManifestError: Not a manifest, or an item without a valid size or digest.
+        InputError: The root cannot be opened.
+    """
+    body = _manifest_body(manifest_signed)
+    manifest_id = str(body.get("id", ""))
+    expected, refused = _expected(body)
+    nbytes = sum(size for size, _ in expected.values())
+    if refused:
+        return TreeCheck(manifest_id, tuple(refused), len(expected), nbytes, tree_read=False)
+
+    findings: list[Finding] = []
+    seen: set[str] = set()
+
+    def select(path: str, st: os.stat_result) -> bool:
+        want = expected.get(path)
+        seen.add(path)
+        if want is None:
+            findings.append(Finding("extra", path, "file is not listed in the manifest"))
+            return False
+        if st.st_size != want[0]:
+            findings.append(
+                Finding(
+                    "size-mismatch", path, f"size is {st.st_size} bytes, manifest says {want[0]}"
+                )
+            )
+            return False
+        return True
+
+    with progress_display(progress, "verifying") as update:
+        found = hash_tree(root, workers=workers, select=select, progress=update)
+    for path, _, hexdigest in found.records:
+        if hexdigest != expected[path][1]:
+            findings.append(Finding("modified", path, "sha256 differs from the manifest"))
+    for entry in found.unsafe:
+        seen.add(entry.path)
+        kind = entry.kind if entry.kind in ("changed", "unreadable") else "unsafe"
+        findings.append(Finding(kind, _show(entry.path), f"{entry.reason}"))
+    findings.extend(
+        Finding("missing", path, "listed in the manifest but not in the directory")
+        for path in expected
+        if path not in seen
+    )
+    findings.sort(key=lambda f: (f.path.encode("utf-8", "surrogateescape"), f.kind))
+    return TreeCheck(manifest_id, tuple(findings), len(expected), nbytes)
+
+
+def iter_items(body: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Yield the items of a manifest body (for display)."""
+    items = body.get("items", [])
+    yield from (i for i in items if isinstance(i, Mapping)) if isinstance(items, list) else ()

@@ -1,0 +1,166 @@
+"""Safe relative paths for manifest items (DESIGN.md §4).
+
+Rules this module enforces, for paths found on disk and for paths named by a received manifest:
+
+* A path is a non-empty ``str`` of at most 4,096 UTF-8 bytes, relative (no leading ``/``),
+  ``/``-separated, in Unicode NFC, and valid UTF-8 (no lone surrogates).
+* No segment is empty, ``.`` or ``..``; no segment is longer than 255 UTF-8 bytes; no segment
+  ends in a space or a dot (Windows strips them, so ``a.`` and ``a`` would collide there).
+* No ``\\``, ``:``, NUL, control characters (Unicode Cc), line/paragraph separators, or
+  bidirectional formatting characters (which make a path display as something it is not).
+* The first segment does not start with ``~`` (home-directory expansion by shells).
+* No segment is a Windows reserved device name (CON, PRN, AUX, NUL, COM1-9, LPT1-9, also with
+  superscript digits), with or without an extension (``nul.txt``), in any case.
+* A set of paths has no collisions: two paths that are equal after NFC normalisation and Unicode
+  case folding are rejected, and so is a path that is also used as a directory of another path.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from dta.errors import ManifestError
+
+__all__ = ["MAX_PATH_BYTES", "MAX_SEGMENT_BYTES", "CollisionIndex", "check_path", "path_problem"]
+
+MAX_PATH_BYTES = 4096
+MAX_SEGMENT_BYTES = 255
+
+# Bidirectional formatting characters: embeddings/overrides, isolates, marks.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_RESERVED = frozenset(
+    ["CON", "PRN", "AUX", "NUL"]
+    + [f"{p}{d}" for p in ("COM", "LPT") for d in "123456789\u00b9\u00b2\u00b3"]
+)
+
+
+def _char_problem(ch: str) -> str | None:
+    if ch == "\\":
+        return "contains a backslash"
+    if ch == ":":
+        return "contains a colon"
+    if ch == "\x00":
+        return "contains NUL"
+    if ch in _BIDI:
+        return f"contains bidirectional control character U+{ord(ch):04X}"
+    category = unicodedata.category(ch)
+    if category == "Cc":
+        return f"contains control character U+{ord(ch):04X}"
+    if category in ("Zl", "Zp"):
+        return f"contains line separator U+{ord(ch):04X}"
+    if category == "Cs":
+        return "is not valid UTF-8 (undecodable bytes in the name)"
+    return None
+
+
+def _segment_problem(segment: str, first: bool) -> str | None:
+    if segment == "":
+        return "has an empty segment"
+    if segment in (".", ".."):
+        return f"has a {segment!r} segment"
+    if first and segment.startswith("~"):
+        return "starts with '~'"
+    if segment[-1] in " .":
+        return f"segment {segment!r} ends in a space or dot"
+    if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
+        return f"has a segment longer than {MAX_SEGMENT_BYTES} bytes"
+    stem = segment.split(".", 1)[0].rstrip(" ").upper()
+    if stem in _RESERVED:
+        return f"segment {segment!r} is a Windows reserved name"
+    return None
+
+
+def path_problem(path: object) -> str | None:
+    """Return why ``path`` is not a safe manifest path, or None when it is safe.
+
+    Args:
+        path: The candidate path (anything; non-strings are reported).
+    """
+    if not isinstance(path, str):
+        return "is not a string"
+    if path == "":
+        return "is empty"
+    for ch in path:
+        if ch.isascii() and ch.isprintable() and ch not in "\\:":
+            continue
+        problem = _char_problem(ch)
+        if problem is not None:
+            return problem
+    if len(path.encode("utf-8")) > MAX_PATH_BYTES:
+        return f"is longer than {MAX_PATH_BYTES} bytes"
+    if path.startswith("/"):
+        return "is absolute"
+    if not path.isascii() and not unicodedata.is_normalized("NFC", path):
+        return "is not in Unicode NFC"
+    for index, segment in enumerate(path.split("/")):
+        problem = _segment_problem(segment, index == 0)
+        if problem is not None:
+            return problem
+    return None
+
+
+def check_path(path: object, *, where: str = "path") -> str:
+    """Return ``path`` if it is safe.
+
+    Args:
+        path: The candidate path.
+        where: Field or location named in the error message.
+
+    Raises:
+        ManifestError: The path breaks a rule; the message names ``where`` and the rule.
+    """
+    problem = path_problem(path)
+    if problem is not None:
+        raise ManifestError(f"{where}: unsafe path {_show(path)} {problem}")
+    assert isinstance(path, str)
+    return path
+
+
+def _show(path: object) -> str:
+    """A printable rendering of a path for messages (escapes controls and bidi characters)."""
+    if not isinstance(path, str):
+        return f"<{type(path).__name__}>"
+    return ascii(path) if any(_char_problem(c) for c in path) else repr(path)
+
+
+def collision_key(path: str) -> str:
+    """The key under which two paths collide: NFC of the case-folded NFC form."""
+    if path.isascii():
+        return path.lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())
+
+
+class CollisionIndex:
+    """Detects NFC/case-fold duplicates and file-versus-directory clashes in a set of paths."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, str] = {}
+        self._dirs: dict[str, str] = {}
+
+    def add(self, path: str) -> str | None:
+        """Record a file path; return why it collides with an earlier one, or None.
+
+        Args:
+            path: A safe path (see :func:`path_problem`).
+        """
+        key = collision_key(path)
+        earlier = self._files.get(key)
+        if earlier is not None:
+            how = "same path" if earlier == path else "same name after NFC and case folding"
+            return f"collides with {_show(earlier)} ({how})"
+        earlier = self._dirs.get(key)
+        if earlier is not None:
+            return f"is also a directory of {_show(earlier)}"
+        self._files[key] = path
+        end = len(key)
+        while True:
+            end = key.rfind("/", 0, end)
+            if end <= 0:
+                break
+            prefix = key[:end]
+            if prefix in self._files:
+                return f"has directory {_show(self._files[prefix])} that is also a file"
+            if prefix in self._dirs:
+                break
+            self._dirs[prefix] = path
+        return None

@@ -1,0 +1,190 @@
+"""Safe directory walk for manifests: nothing is followed, nothing special is opened.
+
+Rules this module enforces:
+
+* The root is opened once as a directory; everything below it is reached only through directory
+  file descriptors (``openat``-style ``dir_fd``), so no path string outside the tree is ever built
+  or resolved, and a directory swapped for a symlink mid-walk cannot redirect the walk.
+* Entries are classified with ``lstat`` (``follow_symlinks=False``) before anything is opened:
+  symbolic links are never followed, FIFOs, sockets and devices are never opened; each is reported
+  as an :class:`UnsafeEntry` with a reason. Sub-directories are opened with
+  ``O_DIRECTORY | O_NOFOLLOW``.
+* Every name is checked with :func:`dta._paths.path_problem` before it is used; a directory with
+  an unsafe name is reported and not entered.
+* Regular files are yielded per directory together with the directory handle; the handle is
+  reference counted so hashing threads can open files relative to it after the walk moved on.
+  Empty directories carry no data and are not reported.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Iterator
+
+import attrs
+
+from dta._paths import path_problem
+from dta.errors import InputError
+
+__all__ = ["DirHandle", "UnsafeEntry", "walk"]
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+@attrs.frozen
+class UnsafeEntry:
+    """An entry that was not hashed, and why.
+
+    Attributes:
+        path: Relative path (as found; may itself be unsafe, so display it escaped).
+        kind: ``symlink``, ``fifo``, ``device``, ``socket``, ``special``, ``unsafe-name``,
+            ``collision``, ``unreadable`` or ``changed``.
+        reason: One readable sentence.
+    """
+
+    path: str
+    kind: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return ``{"path", "kind", "reason"}``."""
+        return {"path": self.path, "kind": self.kind, "reason": self.reason}
+
+
+class DirHandle:
+    """A directory file descriptor closed when its last user releases it."""
+
+    __slots__ = ("_lock", "_refs", "fd")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._refs = 1
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Add a user (a hashing task that will open files in this directory)."""
+        with self._lock:
+            self._refs += 1
+
+    def release(self) -> None:
+        """Drop a user; the descriptor is closed when none is left."""
+        with self._lock:
+            self._refs -= 1
+            last = self._refs == 0
+        if last:
+            os.close(self.fd)
+
+
+def _special(mode: int) -> tuple[str, str]:
+    if stat.S_ISFIFO(mode):
+        return "fifo", "is a FIFO (named pipe); never opened"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device", "is a device file; never opened"
+    if stat.S_ISSOCK(mode):
+        return "socket", "is a socket; never opened"
+    return "special", "is not a regular file or directory; never opened"
+
+
+def open_root(root: str | os.PathLike[str]) -> int:
+    """Open the tree's root directory.
+
+    Raises:
+        InputError: The root is missing, not a directory, or unreadable.
+    """
+    try:
+        return os.open(root, _DIR_FLAGS)
+    except NotADirectoryError as exc:
+        raise InputError(f"{os.fspath(root)}: not a directory") from exc
+    except OSError as exc:
+        raise InputError(f"{os.fspath(root)}: {exc.strerror or exc}") from exc
+
+
+def walk(
+    root: str | os.PathLike[str], unsafe: list[UnsafeEntry]
+) -> Iterator[tuple[DirHandle, list[tuple[str, str, os.stat_result]]]]:
+    """Walk the tree below ``root`` without following anything.
+
+    Yields ``(handle, files)`` per directory, where ``files`` holds ``(name, relative path,
+    lstat result)`` of its regular files. The caller must ``acquire`` the handle for any use
+    that outlives the next iteration; the walk releases its own reference afterwards.
+    Unsafe entries are appended to ``unsafe``.
+
+    Args:
+        root: The directory to walk (the root itself is opened normally).
+        unsafe: Receives every entry that is not a safe regular file or directory.
+
+    Raises:
+        InputError: The root cannot be opened.
+    """
+    stack = [(DirHandle(open_root(root)), "")]
+    try:
+        while stack:
+            handle, prefix = stack.pop()
+            try:
+                files = _scan_dir(handle, prefix, stack, unsafe)
+                yield handle, files
+            finally:
+                handle.release()
+    finally:
+        for handle, _ in stack:
+            handle.release()
+
+
+def _scan_dir(
+    handle: DirHandle,
+    prefix: str,
+    stack: list[tuple[DirHandle, str]],
+    unsafe: list[UnsafeEntry],
+) -> list[tuple[str, str, os.stat_result]]:
+    files: list[tuple[str, str, os.stat_result]] = []
+    try:
+        with os.scandir(handle.fd) as iterator:
+            entries = list(iterator)
+    except OSError as exc:
+        unsafe.append(UnsafeEntry(prefix.rstrip("/") or ".", "unreadable", _why(exc)))
+        return files
+    for entry in entries:
+        name = entry.name
+        rel = prefix + name
+        problem = path_problem(rel)
+        if problem is not None:
+            unsafe.append(UnsafeEntry(rel, "unsafe-name", f"name {problem}"))
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            unsafe.append(UnsafeEntry(rel, "unreadable", _why(exc)))
+            continue
+        mode = st.st_mode
+        if stat.S_ISREG(mode):
+            files.append((name, rel, st))
+        elif stat.S_ISDIR(mode):
+            try:
+                fd = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=handle.fd)
+            except OSError as exc:
+                unsafe.append(
+                    UnsafeEntry(rel, "changed", f"directory changed during scan: {_why(exc)}")
+                )
+                continue
+            stack.append((DirHandle(fd), rel + "/"))
+        elif stat.S_ISLNK(mode):
+            unsafe.append(UnsafeEntry(rel, "symlink", _link_reason(name, handle.fd)))
+        else:
+            kind, reason = _special(mode)
+            unsafe.append(UnsafeEntry(rel, kind, reason))
+    return files
+
+
+def _link_reason(name: str, dir_fd: int) -> str:
+    try:
+        target = os.readlink(name, dir_fd=dir_fd)
+    except OSError:
+        return "is a symbolic link; never followed"
+    return f"is a symbolic link to {target!a}; never followed"
+
+
+def _why(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
