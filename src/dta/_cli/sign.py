@@ -88,9 +88,7 @@ def sign(file: str, key_path: str, out: str | None, passphrase_env: str) -> None
         if not isinstance(doc, dict):
             raise SchemaError("not a JSON object", pointer="")
         existing = doc if "signed" in doc or "signatures" in doc else None
-        body = doc["signed"] if existing is not None else doc
-        if existing is not None:
-            envelope.parse(existing)
+        body = envelope.parse(existing)[0] if existing is not None else doc
         schemas.validate(body)
         signed = envelope.sign(body, signer, envelope=existing)
     write_output(signed, out)
