@@ -1,9 +1,11 @@
 """Regenerate the signed sample documents in this directory.
 
-A US university lab and a PRC university lab agree on a joint building-energy-efficiency study
-(spec.template.json). This script generates fresh example keys (private keys are written to a
-temporary directory and discarded), fills them into the spec, and writes:
+A US university lab and a PRC university lab agree on a joint building-energy-efficiency study.
+``agreement.json`` is the unsigned version-1 body; this script uses it as the template (dropping
+the members dta generates), generates fresh example keys (private keys are never written), fills
+them in, and writes:
 
+* ``agreement.json``             the unsigned version-1 body (the template for the next run)
 * ``agreement.signed.json``      version 1, signed by both parties
 * ``amendment-v2.signed.json``   version 2 (adds a purpose), signed by both parties
 * ``manifest.signed.json``       a sample US -> PRC manifest (two sender signatures: confidential)
@@ -40,7 +42,9 @@ def sign_all(body: dict[str, object], signers: list[keys.LocalSigner]) -> dict[s
 
 
 def main() -> None:
-    spec = json.loads((HERE / "spec.template.json").read_text(encoding="utf-8"))
+    spec = json.loads((HERE / "agreement.json").read_text(encoding="utf-8"))
+    for member in ("_type", "spec_version", "version", "previous"):
+        spec.pop(member, None)
     us = [keys.generate(), keys.generate("ecdsa-p256-sha256")]
     cn = [keys.generate(), keys.generate()]
     for party, signers in zip(spec["parties"], (us, cn), strict=True):
@@ -48,6 +52,7 @@ def main() -> None:
     us_id, cn_id = (p["id"] for p in spec["parties"])
 
     body = agreement.new_agreement(spec, now=NOW)
+    write("agreement.json", body)
     v1 = sign_all(body, [us[0], cn[0]])
     write("agreement.signed.json", v1)
 
