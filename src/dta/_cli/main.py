@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "demo": "dta._cli.demo:demo",
     "dsse": "dta._cli.dsse:dsse",
     "keygen": "dta._cli.keys:keygen",
+    "manifest": "dta._cli.manifest:manifest",
     "pubkey": "dta._cli.keys:pubkey",
     "receipt": "dta._cli.receipt:receipt",
     "schema": "dta._cli.schema:schema",
