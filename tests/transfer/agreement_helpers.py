@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-
-import pytest
 
 from dta import envelope, keys
 from dta.agreement import Agreement, digest, new_agreement
@@ -312,30 +309,3 @@ def chain(world: World, n: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         out.append((body, world.sign_manifest(body)))
         previous = digest(body)
     return out
-
-
-@pytest.fixture
-def manifest_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Make ``dta.manifest`` verifiable even before the manifest schema is packaged.
-
-    The manifest engineer owns ``schemas/manifest.v1.schema.json``; once it exists this fixture
-    does nothing and the real schema is used.
-    """
-    from dta import schemas
-
-    sid = schemas.schema_id("manifest")
-    if sid in schemas.list_schemas():
-        yield
-        return
-    patched = dict(schemas._catalogue())
-    patched[sid] = (
-        {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": sid, "type": "object"},
-        "manifest.v1.schema.json",
-    )
-    schemas._registry.cache_clear()
-    schemas._validator.cache_clear()
-    monkeypatch.setattr(schemas, "_catalogue", lambda: patched)
-    yield
-    monkeypatch.undo()
-    schemas._registry.cache_clear()
-    schemas._validator.cache_clear()

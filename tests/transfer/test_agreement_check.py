@@ -8,13 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agreement_helpers import CN, NOW, US, World, chain, manifest_schema, sign_all
+from agreement_helpers import CN, NOW, US, World, chain, sign_all
 
 from dta import keys
 from dta.agreement import Agreement, Decision, Ledger, check_manifest, digest, new_agreement
-
-pytestmark = pytest.mark.usefixtures("manifest_schema")
-_ = manifest_schema
 
 
 @pytest.fixture(scope="module")

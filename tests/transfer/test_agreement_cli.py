@@ -7,13 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agreement_helpers import CN, US, World, manifest_schema, spec
+from agreement_helpers import CN, US, World, spec
 
 from dta import keys
 from dta._cli.main import run
 
-pytestmark = pytest.mark.usefixtures("manifest_schema")
-_ = manifest_schema
 AT = "2027-03-01T12:00:00Z"
 
 

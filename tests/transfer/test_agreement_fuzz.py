@@ -5,16 +5,13 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import pytest
-from agreement_helpers import NOW, World, manifest_schema
+from agreement_helpers import NOW, World
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dta.agreement import Decision, check_manifest
 from dta.errors import Error
 
-pytestmark = pytest.mark.usefixtures("manifest_schema")
-_ = manifest_schema
 WORLD = World()
 
 json_values = st.recursive(

@@ -7,7 +7,7 @@ import copy
 import json
 
 import pytest
-from agreement_helpers import CN, NOW, World, manifest_schema, sign_all
+from agreement_helpers import CN, NOW, World, sign_all
 from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError as SslibVerificationError
 from securesystemslib.signer import SSlibKey
@@ -25,9 +25,6 @@ from dta.intoto import (
     verify_statement,
 )
 from dta.receipt import create_receipt
-
-pytestmark = pytest.mark.usefixtures("manifest_schema")
-_ = manifest_schema
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from agreement_helpers import CN, US, World, chain, manifest_schema
+from agreement_helpers import CN, US, World, chain
 
 from dta import loads, schemas
 from dta.agreement import Ledger, digest
 from dta.errors import InputError, PolicyViolation, StorageError
-
-pytestmark = pytest.mark.usefixtures("manifest_schema")
-_ = manifest_schema
 
 
 @pytest.fixture(scope="module")

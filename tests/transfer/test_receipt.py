@@ -6,15 +6,12 @@ import copy
 from typing import Any
 
 import pytest
-from agreement_helpers import CN, NOW, US, World, manifest_schema, sign_all
+from agreement_helpers import CN, NOW, US, World, sign_all
 
 from dta import envelope, schemas
 from dta.agreement import check_manifest, digest
 from dta.errors import ReceiptError, SignatureError
 from dta.receipt import create_receipt, tree_discrepancies, verify_receipt
-
-pytestmark = pytest.mark.usefixtures("manifest_schema")
-_ = manifest_schema
 
 
 @pytest.fixture(scope="module")

@@ -7,16 +7,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-from agreement_helpers import CN, NOW, US, World, manifest_schema, sign_all
+from agreement_helpers import CN, NOW, US, World, sign_all
 
 from dta import canonical_bytes
 from dta.agreement import check_manifest, digest
 from dta.errors import TransferStateError
 from dta.receipt import create_receipt
 from dta.transfer import TRANSITIONS, State, Transfer, replay
-
-pytestmark = pytest.mark.usefixtures("manifest_schema")
-_ = manifest_schema
 
 
 class MemoryLog:
