@@ -19,7 +19,7 @@ from dta.audit.checkpoint import (
     verify_cosignatures,
 )
 from dta.audit.merkle import MemoryTree, leaf_hash
-from dta.audit.witness import Witness
+from dta.audit.witness import Witness, verify_evidence
 from dta.errors import ProofError, SchemaError, SignatureError, StorageError, TamperError
 
 LOG = keys.generate()
@@ -198,3 +198,35 @@ def test_witness_example_documents_validate(repo_root: Path) -> None:
     bad["kind"] = "rollback"
     with pytest.raises(SchemaError):
         schemas.validate(bad)
+
+
+def _body(old: int, proof: list[bytes], note: str) -> str:
+    lines = [f"old {old}", *(base64.b64encode(h).decode() for h in proof)]
+    return "\n".join(lines) + "\n\n" + note
+
+
+def test_witness_add_checkpoint_protocol_body(witness: Witness) -> None:
+    """The tlog-witness add-checkpoint body is accepted; a stale old size is a conflict."""
+    line = witness.add_checkpoint(_body(0, [], _cp(6)), LOG.public_key, now=T)
+    assert line.startswith("\u2014 partner-b.example/witness ")
+    witness.add_checkpoint(_body(6, TREE.consistency_proof(6, 9), _cp(9)), LOG.public_key, now=T)
+    with pytest.raises(ProofError):
+        witness.add_checkpoint(_body(6, TREE.consistency_proof(6, 12), _cp(12)), LOG.public_key)
+    for bad in ("old 01\n\n" + _cp(12), "old 9\n" + _cp(12), "new 9\n\n" + _cp(12)):
+        with pytest.raises(ProofError):
+            witness.add_checkpoint(bad, LOG.public_key, now=T)
+
+
+def test_witness_evidence_reverifies_with_log_key(witness: Witness) -> None:
+    """Stored evidence re-verifies with the log key; same-size evidence proves equivocation."""
+    witness.witness(_cp(8), LOG.public_key, now=T)
+    other = MemoryTree([leaf_hash(b"x%d" % i) for i in range(20)])
+    with pytest.raises(TamperError):
+        witness.witness(_cp(8, other), LOG.public_key, now=T)
+    with pytest.raises(TamperError):
+        witness.witness(_cp(20, other), LOG.public_key, other.consistency_proof(8, 20), now=T)
+    same_size, grown = witness.evidence(ORIGIN)
+    assert verify_evidence(same_size, LOG.public_key) is True
+    assert verify_evidence(grown, LOG.public_key) is False
+    with pytest.raises(SignatureError):
+        verify_evidence(same_size, keys.generate().public_key)

@@ -7,8 +7,10 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,18 +20,26 @@ import attrs
 from dta import canonical_bytes, loads
 from dta.audit._checkpoint import Checkpoint, cosign, cosigner_verifier, verify_checkpoint
 from dta.audit._merkle import verify_consistency
-from dta.audit._note import Note, Verifier
+from dta.audit._note import Note, Verifier, b64decode
 from dta.errors import Error, InputError, ProofError, StorageError, TamperError
 
 if TYPE_CHECKING:
     from dta.keys import PublicKey, Signer
 
-__all__ = ["EVIDENCE_TYPE", "STATE_TYPE", "Witness", "WitnessState"]
+__all__ = [
+    "EVIDENCE_TYPE",
+    "STATE_TYPE",
+    "Witness",
+    "WitnessState",
+    "parse_add_checkpoint",
+    "verify_evidence",
+]
 
 STATE_TYPE = "dta.witness-state"
 EVIDENCE_TYPE = "dta.witness-evidence"
 _MAX_STATE = 2 << 20
 _MAX_JSON_INT = (1 << 53) - 1
+_OLD = re.compile(r"old (0|[1-9][0-9]{0,18})")
 
 
 def _time(now: datetime) -> str:
@@ -70,6 +80,55 @@ def _write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise StorageError(f"cannot write witness file {path}: {exc.strerror}") from exc
+
+
+def parse_add_checkpoint(body: str | bytes) -> tuple[int, list[bytes], str]:
+    """Split a tlog-witness ``add-checkpoint`` body into (old size, proof, checkpoint note).
+
+    Raises:
+        ProofError: the body is malformed.
+    """
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProofError("add-checkpoint body is not UTF-8") from exc
+    head, sep, note = body.partition("\n\n")
+    lines = head.split("\n")
+    match = _OLD.fullmatch(lines[0])
+    if not sep or not match:
+        raise ProofError("add-checkpoint body must start with 'old <size>' and a blank line")
+    if len(lines) - 1 > 63:
+        raise ProofError("add-checkpoint body has more than 63 proof lines")
+    try:
+        proof = [b64decode(x, f"proof line {i}") for i, x in enumerate(lines[1:])]
+    except Error as exc:
+        raise ProofError(str(exc)) from exc
+    return int(match.group(1)), proof, note
+
+
+def verify_evidence(doc: Mapping[str, Any], log_key: PublicKey | Verifier) -> bool:
+    """Re-check stored ``dta.witness-evidence``: both checkpoints must be signed by the log key.
+
+    Returns:
+        True when the evidence alone proves equivocation (two roots for one size); False when
+        it needs the log itself to decide (a consistency proof that failed).
+
+    Raises:
+        SchemaError: not a witness-evidence document.
+        SignatureError: a checkpoint is not validly signed by ``log_key``.
+        ProofError: the checkpoints disagree with the recorded fields or origins.
+    """
+    from dta import schemas
+
+    schemas.validate(doc)
+    cps = []
+    for part in ("accepted", "conflicting"):
+        cp = verify_checkpoint(doc[part]["checkpoint"], log_key, origin=doc["origin"])
+        if (cp.size, _b64(cp.root)) != (doc[part]["size"], doc[part]["root"]):
+            raise ProofError(f"evidence {part} fields do not match its checkpoint")
+        cps.append(cp)
+    return cps[0].size == cps[1].size and cps[0].root != cps[1].root
 
 
 @attrs.frozen
@@ -191,7 +250,7 @@ class Witness:
         return state
 
     def evidence(self, origin: str | None = None) -> list[dict[str, Any]]:
-        """Stored equivocation evidence documents (all, or for one origin), oldest first.
+        """Stored equivocation evidence documents (all, or for one origin), in the order stored.
 
         Raises:
             StorageError: an evidence file is unreadable.
@@ -204,8 +263,22 @@ class Witness:
                 raise StorageError(f"cannot read evidence {path.name}: {exc}") from exc
             if origin is None or doc.get("origin") == origin:
                 out.append(doc)
-        out.sort(key=lambda d: (str(d.get("detected")), str(d.get("id"))))
         return out
+
+    def add_checkpoint(
+        self, body: str | bytes, log_key: PublicKey | Verifier, *, now: datetime | None = None
+    ) -> str:
+        """Handle a C2SP tlog-witness ``add-checkpoint`` request body; return the response body.
+
+        The body is ``old <size>``, up to 63 base64 proof lines, a blank line, then the signed
+        checkpoint; the response is the cosignature line(s).
+
+        Raises:
+            ProofError: malformed body or ``old`` size mismatch (the protocol's 409).
+            SignatureError, TamperError, StorageError: as :meth:`witness`.
+        """
+        old_size, proof, note = parse_add_checkpoint(body)
+        return self.witness(note, log_key, proof, now=now, old_size=old_size)
 
     def witness(
         self,
@@ -326,7 +399,6 @@ class Witness:
             "conflicting": {"size": cp.size, "root": _b64(cp.root), "checkpoint": note},
             "proof": [_b64(h) if isinstance(h, bytes) else "" for h in proof][:64],
         }
-        stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = self._dir / "evidence" / f"{stamp}-{ident.hex[:12]}.json"
+        path = self._dir / "evidence" / f"{time.time_ns():020d}-{ident.hex[:8]}.json"
         _write_atomic(path, canonical_bytes(doc) + b"\n")
         return path

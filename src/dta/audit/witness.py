@@ -16,10 +16,27 @@ Rules this module enforces:
   ``dta.witness-evidence`` document under ``evidence/`` and ``TamperError(kind="fork")`` is
   raised. Nothing is cosigned and the state is unchanged in both cases.
 * Cosignatures are ``tlog-cosignature/v1`` lines timestamped with the ``now`` passed in.
+* :meth:`Witness.add_checkpoint` takes the C2SP tlog-witness ``add-checkpoint`` body
+  (``old <size>``, at most 63 proof lines, blank line, checkpoint); ``old`` must equal the
+  stored size. :func:`verify_evidence` lets an auditor re-check stored evidence with the log key.
 """
 
 from __future__ import annotations
 
-from dta.audit._witness import EVIDENCE_TYPE, STATE_TYPE, Witness, WitnessState
+from dta.audit._witness import (
+    EVIDENCE_TYPE,
+    STATE_TYPE,
+    Witness,
+    WitnessState,
+    parse_add_checkpoint,
+    verify_evidence,
+)
 
-__all__ = ["EVIDENCE_TYPE", "STATE_TYPE", "Witness", "WitnessState"]
+__all__ = [
+    "EVIDENCE_TYPE",
+    "STATE_TYPE",
+    "Witness",
+    "WitnessState",
+    "parse_add_checkpoint",
+    "verify_evidence",
+]
