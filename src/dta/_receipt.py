@@ -79,7 +79,7 @@ def tree_discrepancies(tree_check: Any) -> list[dict[str, Any]]:
         message = str(_field(entry, "message", "reason", "detail") or kind)
         item: dict[str, Any] = {"code": code, "message": message}
         path = _field(entry, "path")
-        if isinstance(path, str):
+        if isinstance(path, str) and path:
             item["path"] = path
         out.append(item)
     ok = _field(tree_check, "ok") if tree_check is not None else None
