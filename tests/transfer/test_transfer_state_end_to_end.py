@@ -56,7 +56,7 @@ def build(world: World, root: Path, ledger: Ledger) -> dict[str, Any]:
 
 
 def test_transfer_end_to_end_accepted_then_tampered_rejected(tmp_path: Path) -> None:
-    """An intact tree is accepted; the next transfer with a modified file is rejected with its path."""
+    """An intact tree is accepted; a next transfer with a modified file is rejected (path named)."""
     world = World()
     sender_ledger = Ledger.open(tmp_path / "us-ledger.json", create=True)
     recipient_ledger = Ledger.open(tmp_path / "cn-ledger.json", create=True)
