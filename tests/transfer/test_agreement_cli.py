@@ -167,3 +167,52 @@ def test_cli_receipt_create_and_verify(work: World, capsys: pytest.CaptureFixtur
         run(["receipt", "create", "m.json", "--agreement", "a2.json", "-k", "us0.pem", "--at", AT])
         == 2
     )
+
+
+def test_cli_receipt_create_checks_the_received_tree(
+    work: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --tree a modified file makes the receipt a rejection naming the path (exit 1)."""
+    from dta import envelope
+    from dta.agreement import Agreement
+    from dta.manifest import build_manifest
+
+    make_signed(capsys)
+    work.agreement = Agreement.from_dict(json.loads(Path("a2.json").read_text())["signed"])
+    inbox = Path("inbox")
+    inbox.mkdir()
+    (inbox / "a.csv").write_text("x,y\n1,2\n")
+    body = build_manifest(
+        inbox,
+        agreement_ref=work.agreement.ref(),
+        sender=US,
+        recipient=CN,
+        purpose="retrofit-evaluation",
+        sequence=1,
+        previous=None,
+        classification=None,
+        default_level="internal",
+        workers=1,
+    )
+    body["policy"] = {"digest": {"sha256": "ab" * 32}}
+    body["created"], body["expires"] = "2027-03-01T11:00:00Z", "2027-03-02T11:00:00Z"
+    Path("m.json").write_text(json.dumps(envelope.sign(body, work.us[0])))
+    (inbox / "a.csv").write_text("x,y\n1,3\n")
+    args = [
+        "receipt",
+        "create",
+        "m.json",
+        "--agreement",
+        "a2.json",
+        "-k",
+        "cn0.pem",
+        "--tree",
+        "inbox",
+        "--at",
+        AT,
+        "-o",
+        "r.json",
+    ]
+    assert run(args) == 1
+    discrepancies = json.loads(Path("r.json").read_text())["signed"]["discrepancies"]
+    assert [(d["code"], d.get("path")) for d in discrepancies] == [("tree-modified", "a.csv")]
