@@ -161,28 +161,28 @@ def inclusion_proof(index: int, size: int, src: NodeSource) -> list[bytes]:
     return proof
 
 
-def consistency_proof(old_size: int, new_size: int, src: NodeSource) -> list[bytes]:
-    """RFC 9162 consistency proof PROOF(old_size, D[0:new_size]).
+def consistency_proof(old: int, new: int, src: NodeSource) -> list[bytes]:
+    """RFC 9162 consistency proof PROOF(old, D[0:new]).
 
     Args:
-        old_size: Size of the earlier tree, ``0 < old_size <= new_size``.
-        new_size: Size of the later tree.
-        src: Source of perfect subtree hashes (O(log new_size) calls).
+        old: Size of the earlier tree, ``0 < old <= new``.
+        new: Size of the later tree.
+        src: Source of perfect subtree hashes (O(log new) calls).
 
     Returns:
         The proof (empty when the sizes are equal).
 
     Raises:
-        ProofError: ``old_size`` is 0 or greater than ``new_size``.
+        ProofError: ``old`` is 0 or greater than ``new``.
     """
-    _check_size(old_size, "old size")
-    _check_size(new_size, "new size")
-    if old_size > new_size:
-        raise ProofError(f"old size {old_size} is greater than new size {new_size}")
-    if old_size == 0:
+    _check_size(old, "old size")
+    _check_size(new, "new size")
+    if old > new:
+        raise ProofError(f"old size {old} is greater than new size {new}")
+    if old == 0:
         raise ProofError("no consistency proof from an empty tree (RFC 9162 requires old size > 0)")
     proof: list[bytes] = []
-    start, m, n, whole = 0, old_size, new_size, True
+    start, m, n, whole = 0, old, new, True
     while m != n:
         k = 1 << ((n - 1).bit_length() - 1)
         if m <= k:
@@ -246,24 +246,24 @@ def _check_hashes(proof: Sequence[bytes]) -> None:
 
 
 def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes] | None, root_hash: bytes
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes] | None, root: bytes
 ) -> None:
-    """Verify that leaf hash ``leaf`` is at ``index`` in the tree of ``size`` with ``root_hash``.
+    """Verify that ``leaf_hash`` is at ``index`` in the tree of ``size`` whose root is ``root``.
 
     RFC 9162 §2.1.3.2, with the proof length checked exactly first.
 
     Args:
-        leaf: The 32-byte leaf hash.
+        leaf_hash: The 32-byte leaf hash.
         index: 0-based leaf index.
         size: Tree size.
         proof: The audit path (``None`` is the empty path).
-        root_hash: The tree's root hash.
+        root: The tree's root hash.
 
     Raises:
         ProofError: malformed arguments, wrong proof length, or the proof does not verify.
     """
     proof = list(proof or ())
-    if not isinstance(leaf, bytes) or len(leaf) != HASH_SIZE:
+    if not isinstance(leaf_hash, bytes) or len(leaf_hash) != HASH_SIZE:
         raise ProofError(f"leaf hash is not a {HASH_SIZE}-byte hash")
     want = inclusion_proof_length(index, size)
     if len(proof) != want:
@@ -272,7 +272,7 @@ def verify_inclusion(
             f"got {len(proof)}"
         )
     _check_hashes(proof)
-    fn, sn, r = index, size - 1, leaf
+    fn, sn, r = index, size - 1, leaf_hash
     for p in proof:
         if fn & 1 or fn == sn:
             r = _sha256(b"\x01" + p + r).digest()
@@ -283,7 +283,7 @@ def verify_inclusion(
             r = _sha256(b"\x01" + r + p).digest()
         fn >>= 1
         sn >>= 1
-    if sn != 0 or r != root_hash:
+    if sn != 0 or r != root:
         raise ProofError(f"inclusion proof for leaf {index} in tree size {size} does not verify")
 
 
