@@ -51,6 +51,7 @@ def test_validate_directory_argument(docs: Path, capsys: pytest.CaptureFixture[s
     assert run(["validate", ".", "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert (report["valid"], report["invalid"], report["unreadable"]) == (3, 1, 0)
+    assert report["skipped"] == 0
     bad = next(f for f in report["files"] if not f["valid"])
     assert bad["errors"] == [
         {"pointer": "/scheme", "message": "'rsa' is not one of ['ed25519', 'ecdsa-p256-sha256']"}
@@ -165,3 +166,14 @@ def test_pre_commit_hook_runs_dta_validate(repo_root: Path) -> None:
     assert "entry: dta validate" in text
     assert "types: [json]" in text
     assert "- id: dta-validate" in text
+    assert "args: [--skip-non-dta]" in text
+
+
+def test_validate_skip_non_dta_files(docs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--skip-non-dta ignores other JSON (package.json) but still checks dta documents."""
+    (docs / "package.json").write_text('{"name": "x", "version": "1.0.0"}')
+    assert run(["validate", "package.json", "k0.json"]) == 1
+    capsys.readouterr()
+    assert run(["validate", "--skip-non-dta", "package.json", "k0.json"]) == 0
+    assert capsys.readouterr().out.strip() == "1 valid, 0 invalid, 1 skipped"
+    assert run(["validate", "--skip-non-dta", "package.json", "sub/bad.json"]) == 1

@@ -109,8 +109,20 @@ def _read(path: str) -> bytes:
         os.close(fd)
 
 
-def check_file(path: str) -> dict[str, Any]:
+def _looks_like_dta(doc: Any) -> bool:
+    if not isinstance(doc, dict):
+        return False
+    doc_type = doc.get("_type")
+    return (isinstance(doc_type, str) and doc_type.startswith("dta.")) or any(
+        member in doc for member in ("signed", "signatures", "payloadType")
+    )
+
+
+def check_file(path: str, *, skip_non_dta: bool = False) -> dict[str, Any]:
     """Validate one file; return ``{"path", "valid", "type", "errors": [{pointer, message}]}``.
+
+    With ``skip_non_dta``, strict JSON that is not a dta document (no ``dta.`` ``_type``, not a
+    signed document or DSSE envelope) is returned as ``{"skipped": True, "valid": True, ...}``.
 
     Raises:
         InputError: The file cannot be read.
@@ -121,6 +133,8 @@ def check_file(path: str) -> dict[str, Any]:
     except JSONError as exc:
         pointer = exc.pointer if exc.pointer is not None else ""
         return {"path": path, "valid": False, "type": None, "errors": [_err(pointer, str(exc))]}
+    if skip_non_dta and not _looks_like_dta(doc):
+        return {"path": path, "valid": True, "type": None, "errors": [], "skipped": True}
     errors = [_err(e.pointer or "", _bare(e)) for e in schemas.iter_errors(doc)]
     if not errors:
         errors = _semantic(doc)
@@ -149,11 +163,16 @@ def _gh(value: str, *, prop: bool = False) -> str:
 @click.argument("paths", nargs=-1)
 @format_option("text", "json", "github")
 @click.option("-q", "--quiet", is_flag=True, help="Text format: print nothing when all are valid.")
-def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> int:
+@click.option(
+    "--skip-non-dta",
+    is_flag=True,
+    help="Skip strict-JSON files that are not dta documents (e.g. package.json in a hook run).",
+)
+def validate(paths: tuple[str, ...], fmt: str, quiet: bool, skip_non_dta: bool) -> int:
     """Validate JSON documents (files, directories, globs) against the packaged schemas.
 
-    JSON output: {"ok": bool, "valid": n, "invalid": n, "unreadable": n, "files": [{"path",
-    "valid", "type", "errors": [{"pointer", "message"}]}]}.
+    JSON output: {"ok": bool, "valid": n, "invalid": n, "skipped": n, "unreadable": n, "files":
+    [{"path", "valid", "type", "errors": [{"pointer", "message"}], "skipped"?}]}.
     """
     if not paths:
         raise InputError("no files given")
@@ -166,12 +185,13 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> int:
             click.echo(f"dta: error: {path}: {problem}", err=True)
             continue
         try:
-            results.append(check_file(path))
+            results.append(check_file(path, skip_non_dta=skip_non_dta))
         except Error as exc:
             unreadable += 1
             results.append({"path": path, "valid": False, "type": None, "error": str(exc)})
             click.echo(f"dta: error: {exc}", err=True)
-    checked = [r for r in results if "errors" in r]
+    skipped = sum(1 for r in results if r.get("skipped"))
+    checked = [r for r in results if "errors" in r and not r.get("skipped")]
     invalid = [r for r in checked if not r["valid"]]
     code = 2 if unreadable else (1 if invalid else 0)
     if fmt == "json":
@@ -180,6 +200,7 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> int:
                 "ok": code == 0,
                 "valid": len(checked) - len(invalid),
                 "invalid": len(invalid),
+                "skipped": skipped,
                 "unreadable": unreadable,
                 "files": results,
             }
@@ -198,8 +219,10 @@ def validate(paths: tuple[str, ...], fmt: str, quiet: bool) -> int:
                 lines.append(f"{r['path']}: {e['pointer'] or '/'}: {e['message']}")
     if lines:
         click.echo("\n".join(lines))
-    summary = f"{len(checked) - len(invalid)} valid, {len(invalid)} invalid" + (
-        f", {unreadable} unreadable" if unreadable else ""
+    summary = (
+        f"{len(checked) - len(invalid)} valid, {len(invalid)} invalid"
+        + (f", {skipped} skipped" if skipped else "")
+        + (f", {unreadable} unreadable" if unreadable else "")
     )
     if fmt == "text" and code == 0 and not quiet:
         click.echo(summary)
