@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dta import keys
 from dta.errors import InputError, KeyMaterialError, UsageError
@@ -365,3 +368,26 @@ def test_pem_public_key_file_loads(tmp_path: Path) -> None:
     )
     (tmp_path / "k.pem.pub").write_bytes(pem)
     assert keys.load_public(tmp_path / "k.pem.pub") == (signer.public_key, None)
+
+
+_FUZZ_KEY = keys.generate("ecdsa-p256-sha256").public_key.to_dict()
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=80),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    member=st.sampled_from(["keyid", "scheme", "spki", "owner", "_type", "not_after"]),
+    value=_json_values | st.sampled_from([_FUZZ_KEY["spki"][:-4], _FUZZ_KEY["spki"][4:]]),
+)
+def test_key_and_registry_parsers_only_raise_key_errors(member: str, value: object) -> None:
+    """Mutated key objects and registry entries raise KeyMaterialError and nothing else."""
+    data = {**_FUZZ_KEY, member: value}
+    with contextlib.suppress(KeyMaterialError):
+        keys.PublicKey.from_dict(data)
+    doc = {"_type": "dta.key-registry", "spec_version": "1.0", "keys": [{**data, "owner": "o"}]}
+    with contextlib.suppress(KeyMaterialError):
+        keys.KeyRegistry.from_dict(doc)
