@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
@@ -28,6 +29,10 @@ def _builder(n: int, size_log: list[int] | None = None):  # type: ignore[no-unty
         return out
 
     return build
+
+
+def _indices(store: PostgresStore) -> list[int]:
+    return [json.loads(line)["index"] for line in store.lines()]
 
 
 def _schema(url: str) -> str:
@@ -132,28 +137,28 @@ def test_pg_concurrent_create_makes_one_schema(pg_url: str) -> None:
 def test_pg_database_rejects_rewriting_the_log(pg_url: str, statement: str) -> None:
     """UPDATE/DELETE/TRUNCATE, gaps, duplicate indices and bad leaves are refused by PostgreSQL."""
     with PostgresStore(pg_url, create=True) as store:
-        store.append_batch(_builder(5))
+        store.append(_builder(5))
         with pytest.raises(psycopg.Error):
             store._conn.execute(statement.format(s=store.schema))
-        assert [i for i, _ in store.lines()] == [0, 1, 2, 3, 4]
+        assert _indices(store) == [0, 1, 2, 3, 4]
         assert store.size() == 5
 
 
 def test_pg_failed_batch_leaves_nothing(pg_url: str) -> None:
     """A batch the database refuses (an oversized line) is rolled back whole; the log goes on."""
     with PostgresStore(pg_url, create=True) as store:
-        store.append_batch(_builder(3))
+        store.append(_builder(3))
 
         def bad(size: int, last: bytes) -> list[bytes]:
             return [*_builder(2)(size, last), b"x" * 65536]
 
         with pytest.raises(StorageError, match="append failed"):
-            store.append_batch(bad)
+            store.append(bad)
         assert store.size() == 3
         sizes: list[int] = []
-        assert store.append_batch(_builder(1, sizes))[0] == 3
+        assert store.append(_builder(1, sizes))[0] == 3
         assert sizes == [3]
-        assert [i for i, _ in store.lines()] == [0, 1, 2, 3]
+        assert _indices(store) == [0, 1, 2, 3]
 
 
 def test_pg_exception_in_builder_rolls_back_and_releases_lock(pg_url: str) -> None:
@@ -164,9 +169,9 @@ def test_pg_exception_in_builder_rolls_back_and_releases_lock(pg_url: str) -> No
             raise ValueError("builder failed")
 
         with pytest.raises(ValueError, match="builder failed"):
-            one.append_batch(boom)
-        assert two.append_batch(_builder(2))[0] == 0
-        assert one.append_batch(_builder(2))[0] == 2
+            one.append(boom)
+        assert two.append(_builder(2))[0] == 0
+        assert one.append(_builder(2))[0] == 2
 
 
 def test_pg_password_never_logged_or_in_errors(
@@ -178,7 +183,7 @@ def test_pg_password_never_logged_or_in_errors(
     caplog.set_level(logging.DEBUG)
     with PostgresStore(url, create=True) as store:
         assert secret not in store.url
-        store.append_batch(_builder(1))
+        store.append(_builder(1))
     host_port = pg_server_url.split("@", 1)[1].split("/", 1)[0]
     dead = url.replace(host_port, "127.0.0.1:1")
     with pytest.raises(StorageError) as info:
@@ -215,8 +220,8 @@ def test_pg_proofs_and_roots_match_memory_tree(pg_url: str) -> None:
     """Roots, inclusion and consistency proofs from stored subtree hashes equal the reference."""
     with PostgresStore(pg_url, create=True) as store:
         for n in (1, 2, 5, 13, 16, 30):  # odd batch sizes cross subtree boundaries
-            store.append_batch(_builder(n))
-        tree = merkle.MemoryTree(merkle.leaf_hash(line) for _, line in store.lines())
+            store.append(_builder(n))
+        tree = merkle.MemoryTree(merkle.leaf_hash(line) for line in store.lines())
         assert tree.size == 67
         for size in (1, 2, 3, 8, 31, 32, 33, 67):
             assert store.root(size) == tree.root(size)
@@ -230,12 +235,12 @@ def test_pg_proofs_and_roots_match_memory_tree(pg_url: str) -> None:
 def test_pg_head_row_tracks_root_and_last_leaf(pg_url: str) -> None:
     """The head row a DBA reads (size, root, last leaf) matches the recomputed tree."""
     with PostgresStore(pg_url, create=True) as store:
-        store.append_batch(_builder(7))
-        store.append_batch(_builder(4))
+        store.append(_builder(7))
+        store.append(_builder(4))
         size, root, last = store._conn.execute(
             f"SELECT size, root, last_leaf FROM {store.schema}.head"
         ).fetchone()
-        tree = merkle.MemoryTree(merkle.leaf_hash(line) for _, line in store.lines())
+        tree = merkle.MemoryTree(merkle.leaf_hash(line) for line in store.lines())
         assert (size, bytes(root), bytes(last)) == (11, tree.root(), tree.leaf(10))
 
 
@@ -252,7 +257,7 @@ def test_pg_least_privilege_role_appends_but_cannot_rewrite(pg_url: str) -> None
     )
     app_url = pg_url.replace("//dta@", f"//{role}@")
     with PostgresStore(app_url) as app:
-        assert app.append_batch(_builder(3))[0] == 0
+        assert app.append(_builder(3))[0] == 0
         assert app.size() == 3
         for statement in (
             f"ALTER TABLE {s}.records DISABLE TRIGGER records_append_only",

@@ -21,14 +21,21 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from dta.errors import ConfigError, StorageError
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["LATEST_VERSION", "MIGRATIONS", "check_schema_name", "current_version", "migrate"]
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "check_schema_name",
+    "current_version",
+    "fsck_problems",
+    "migrate",
+]
 
 _log = logging.getLogger("dta.audit.postgres")
 _SCHEMA_RE: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -221,3 +228,95 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]], schema: str, *, create
             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         ) from exc
     return LATEST_VERSION
+
+
+_TRIGGERS: Final = frozenset(
+    (
+        "records_append_only",
+        "records_no_truncate",
+        "records_no_gap",
+        "nodes_append_only",
+        "nodes_no_truncate",
+        "head_grows_only",
+        "head_no_delete",
+        "head_no_truncate",
+    )
+)
+
+_FSCK_NODES: Final = """
+WITH h AS (SELECT 0 AS level, idx, leaf AS hash FROM {s}.records
+           UNION ALL SELECT level, idx, hash FROM {s}.nodes)
+SELECT n.level, n.idx FROM {s}.nodes n
+  LEFT JOIN h l ON l.level = n.level - 1 AND l.idx = 2 * n.idx
+  LEFT JOIN h r ON r.level = n.level - 1 AND r.idx = 2 * n.idx + 1
+WHERE l.hash IS NULL OR r.hash IS NULL OR n.hash <> sha256('\\x01'::bytea || l.hash || r.hash)
+ORDER BY n.level, n.idx LIMIT 5
+"""
+
+
+def fsck_problems(conn: psycopg.Connection[tuple[Any, ...]], schema: str) -> list[str]:
+    """Server-side consistency checks of one log's tables (read-only, one snapshot).
+
+    Checks: every append-only trigger present and enabled; records gap-free from 0 and as many
+    as the head says; the head's last leaf; every stored leaf = SHA-256(0x00 || line); every
+    stored subtree hash = SHA-256(0x01 || left || right) of the level below, and exactly
+    ``size >> level`` of them per level. Verification does not depend on any of this.
+
+    Returns:
+        One line per problem found (empty: consistent).
+
+    Raises:
+        psycopg.Error: a query failed.
+    """
+    from psycopg import sql
+
+    s = sql.Identifier(schema)
+    problems: list[str] = []
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        rows = conn.execute(
+            "SELECT t.tgname, t.tgenabled FROM pg_catalog.pg_trigger t "
+            "JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND NOT t.tgisinternal",
+            (schema,),
+        ).fetchall()
+        state = {str(name): str(enabled) for name, enabled in rows}
+        problems += [f"append-only trigger {t} is missing" for t in sorted(_TRIGGERS - set(state))]
+        problems += [f"trigger {t} is disabled" for t, e in sorted(state.items()) if e == "D"]
+        head = conn.execute(sql.SQL("SELECT size, last_leaf FROM {}.head").format(s)).fetchone()
+        size = int(head[0]) if head else 0
+        if head is None:
+            problems.append("head row is missing")
+        count, low, high = conn.execute(
+            sql.SQL("SELECT count(*), min(idx), max(idx) FROM {}.records").format(s)
+        ).fetchone() or (0, None, None)
+        if count != size or (count and (low != 0 or high != size - 1)):
+            problems.append(
+                f"head says {size} records but {count} are stored (indices {low}..{high})"
+            )
+        if head is not None and size:
+            last = conn.execute(
+                sql.SQL("SELECT leaf FROM {}.records WHERE idx = %s").format(s), (size - 1,)
+            ).fetchone()
+            if last is None or bytes(last[0]) != bytes(head[1]):
+                problems.append(f"head's last leaf hash is not that of record {size - 1}")
+        bad = conn.execute(
+            sql.SQL(
+                "SELECT idx FROM {}.records WHERE leaf <> sha256('\\x00'::bytea || line) "
+                "ORDER BY idx LIMIT 5"
+            ).format(s)
+        ).fetchall()
+        problems += [f"stored leaf hash of record {r[0]} does not match its line" for r in bad]
+        per_level = dict(
+            conn.execute(
+                sql.SQL("SELECT level, count(*) FROM {}.nodes GROUP BY level").format(s)
+            ).fetchall()
+        )
+        for level in range(1, max(size.bit_length(), max(per_level, default=0) + 1)):
+            want, got = size >> level, int(per_level.get(level, 0))
+            if want != got:
+                problems.append(f"level {level}: {got} subtree hashes stored, {want} expected")
+        bad = conn.execute(sql.SQL(_FSCK_NODES).format(s=s)).fetchall()
+        problems += [f"subtree hash (level {r[0]}, index {r[1]}) does not match" for r in bad]
+    return problems

@@ -23,148 +23,71 @@ Rules this module enforces:
 from __future__ import annotations
 
 import logging
-import urllib.parse
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from dta.audit import merkle
-from dta.audit.stores import _pg_schema
-from dta.errors import ConfigError, StorageError
+from dta.audit.stores import (
+    BATCH_MAX_DELAY,
+    BATCH_MAX_RECORDS,
+    Builder,
+    _pg_schema,
+    check_durability,
+)
+from dta.audit.stores._pg_support import (
+    Fetched,
+    Peaks,
+    Recorder,
+    first_line,
+    redact_url,
+    split_url,
+)
+from dta.errors import StorageError
 
-if TYPE_CHECKING:
+try:
     import psycopg
+    from psycopg import sql
+except ImportError as _exc:  # the optional extra is not installed
+    raise StorageError("the PostgreSQL store needs psycopg: pip install 'dta[postgres]'") from _exc
 
 __all__ = ["PostgresStore", "redact_url"]
 
 _log = logging.getLogger("dta.audit.postgres")
-_ZERO: Final = bytes(32)
 _PAGE: Final = 5000
-_SCHEMES: Final = ("postgresql", "postgres")
-DEFAULT_SCHEMA: Final = "dta_audit"
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password (userinfo or ``password=`` parameter) replaced by ``***``."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<unparsable PostgreSQL URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{host}"
-    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    query = [(k, "***" if k.lower() == "password" else v) for k, v in query]
-    return urllib.parse.urlunsplit(
-        (parts.scheme, netloc, parts.path, urllib.parse.urlencode(query, safe="*"), "")
-    )
-
-
-def _split_url(url: str) -> tuple[str, str]:
-    """(libpq URL without ``schema=``, schema name).
-
-    Raises:
-        ConfigError: not a PostgreSQL URL, a repeated or invalid ``schema`` parameter.
-    """
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError as exc:
-        raise ConfigError(f"invalid PostgreSQL URL {redact_url(url)}") from exc
-    if parts.scheme not in _SCHEMES:
-        raise ConfigError(f"not a postgresql:// URL: {redact_url(url)}")
-    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    names = [v for k, v in query if k == "schema"]
-    if len(names) > 1:
-        raise ConfigError(f"PostgreSQL URL names more than one schema: {redact_url(url)}")
-    schema = _pg_schema.check_schema_name(names[0] if names else DEFAULT_SCHEMA)
-    rest = urllib.parse.urlencode([(k, v) for k, v in query if k != "schema"])
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), schema
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-class _Peaks:
-    """NodeSource over the head row's compact range (only the peaks are ever asked for)."""
-
-    def __init__(self, size: int, blob: bytes) -> None:
-        self._nodes: dict[tuple[int, int], bytes] = {}
-        start, count, pos = 0, size, 0
-        while count:
-            k = 1 << (count.bit_length() - 1)
-            level = k.bit_length() - 1
-            self._nodes[(level, start >> level)] = blob[pos : pos + 32]
-            start, count, pos = start + k, count - k, pos + 32
-
-    def perfect(self, level: int, index: int) -> bytes:
-        return self._nodes[(level, index)]
-
-
-class _Recorder:
-    """NodeSource that records which subtrees a computation asks for (answers dummies)."""
-
-    def __init__(self) -> None:
-        self.wanted: list[tuple[int, int]] = []
-
-    def perfect(self, level: int, index: int) -> bytes:
-        self.wanted.append((level, index))
-        return _ZERO
-
-
-class _Fetched:
-    """NodeSource answering from a prefetched dictionary."""
-
-    def __init__(self, nodes: dict[tuple[int, int], bytes]) -> None:
-        self._nodes = nodes
-
-    def perfect(self, level: int, index: int) -> bytes:
-        try:
-            return self._nodes[(level, index)]
-        except KeyError:
-            raise StorageError(f"subtree hash (level {level}, index {index}) missing") from None
+_CACHE_MAX: Final = 1 << 16
 
 
 class PostgresStore:
-    """An audit log kept in one PostgreSQL schema.
+    """An audit log kept in one PostgreSQL schema (implements :class:`dta.audit.stores.Store`).
 
-    Args:
-        url: ``postgresql://user[:password]@host[:port]/db[?schema=name&libpq-params]``.
-        create: Create (and version) the schema when it holds no log yet.
-        synchronous: ``False`` commits with ``synchronous_commit=off`` (durability ``none``:
-            a server crash may lose the last commits, never corrupt or fork the log).
-
-    Raises:
-        ConfigError: the URL is not a valid PostgreSQL URL.
-        StorageError: psycopg is missing, the server refused the connection, there is no log and
-            ``create`` is false, or the schema is newer than this code.
+    Durability maps onto PostgreSQL's commit modes: ``always`` commits every batch with
+    ``synchronous_commit`` at least ``on`` (the server's stronger setting, e.g. ``remote_apply``,
+    is kept); ``batch`` commits with ``synchronous_commit=off`` (committed and visible to every
+    process at once; WAL flushed by a synchronous commit at ``flush()``/``close()`` or when
+    :data:`BATCH_MAX_RECORDS` records / :data:`BATCH_MAX_DELAY` seconds are pending); ``none``
+    always commits asynchronously and leaves flushing to the server's WAL writer.
     """
 
-    def __init__(self, url: str, *, create: bool = False, synchronous: bool = True) -> None:
-        conninfo, self.schema = _split_url(url)
-        self.url = redact_url(url)
+    def __init__(self, url: str, *, durability: str = "batch", create: bool = False) -> None:
+        """Connect and bring the log's schema up to date (see :meth:`open`).
+
+        Raises:
+            ConfigError: bad URL or durability mode.
+            StorageError: psycopg missing, connection refused, no log (and not ``create``), or
+                the schema is newer than this code.
+        """
+        self._durability = check_durability(durability)
+        self._conninfo, self.schema = split_url(url)
+        self._url = redact_url(url)
+        self._mutex = threading.RLock()
+        self._closed = False
+        self._pending = 0
+        self._pending_since = 0.0
+        self._cache: dict[tuple[int, int], bytes] = {}
+        self._conn: psycopg.Connection[tuple[Any, ...]] = self._connect()
         try:
-            import psycopg
-            from psycopg import sql
-        except ImportError as exc:
-            raise StorageError(
-                "the PostgreSQL store needs psycopg: pip install 'dta[postgres]'"
-            ) from exc
-        self._psycopg = psycopg
-        try:
-            self._conn: psycopg.Connection[tuple[Any, ...]] = psycopg.connect(
-                conninfo, autocommit=True, application_name="dta-audit"
-            )
-        except psycopg.Error as exc:
-            raise StorageError(
-                f"cannot connect to PostgreSQL {self.url}: {_first_line(exc)}"
-            ) from exc
-        try:
-            if not synchronous:
-                self._conn.execute("SET synchronous_commit = off")
             self.version = _pg_schema.migrate(self._conn, self.schema, create=create)
         except BaseException:
             self._conn.close()
@@ -189,23 +112,187 @@ class PostgresStore:
         self._q_lines = sql.SQL(
             "SELECT idx, line FROM {}.records WHERE idx >= %s AND idx < %s ORDER BY idx LIMIT %s"
         ).format(s)
+        self._q_line = sql.SQL("SELECT line FROM {}.records WHERE idx = %s").format(s)
+        self._q_check = sql.SQL("SELECT leaf FROM {}.records WHERE idx = %s").format(s)
         self._q_fetch = sql.SQL(
             "SELECT n.level, n.idx, n.hash FROM {0}.nodes n "
             "JOIN unnest(%s::smallint[], %s::bigint[]) AS q(level, idx) USING (level, idx) "
             "UNION ALL SELECT 0, r.idx, r.leaf FROM {0}.records r WHERE r.idx = ANY(%s::bigint[])"
         ).format(s)
         _log.info(
-            "dta audit store: opened %s (schema %s, version %d)",
-            self.url,
-            self.schema,
-            self.version,
+            "dta audit store: opened %s (schema %s, version %d, durability %s)",
+            self._url, self.schema, self.version, self._durability,
+        )  # fmt: skip
+
+    @classmethod
+    def open(cls, url: str, *, durability: str = "batch", create: bool = False) -> PostgresStore:
+        """Open (or with ``create`` create) the log named by a ``postgresql://`` URL.
+
+        Raises:
+            ConfigError: bad URL or durability mode.
+            StorageError: psycopg missing, connection refused, no log (and not ``create``), or
+                the schema is newer than this code.
+        """
+        return cls(url, durability=durability, create=create)
+
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        try:
+            conn = psycopg.connect(self._conninfo, autocommit=True, application_name="dta-audit")
+            if self._durability != "always":
+                conn.execute("SET synchronous_commit = off")
+            else:
+                row = conn.execute("SHOW synchronous_commit").fetchone()
+                if row is None or row[0] == "off":
+                    conn.execute("SET synchronous_commit = on")
+        except psycopg.Error as exc:
+            raise StorageError(
+                f"cannot connect to PostgreSQL {self._url}: {first_line(exc)}"
+            ) from exc
+        return conn
+
+    def _ready(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """The connection, reconnecting once if the server dropped it (restart, failover)."""
+        if self._closed:
+            raise StorageError(f"PostgreSQL store {self._url} is closed")
+        if self._conn.broken or self._conn.closed:
+            _log.warning("dta audit store: reconnecting to %s", self._url)
+            self._conn = self._connect()
+        return self._conn
+
+    def _error(self, what: str, exc: BaseException) -> StorageError:
+        return StorageError(
+            f"PostgreSQL {self._url} schema {self.schema}: {what}: {first_line(exc)}"
         )
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The URL with any password replaced by ``***``."""
+        return self._url
+
+    @property
+    def durability(self) -> str:
+        """The durability mode."""
+        return self._durability
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def append(self, build: Builder) -> tuple[int, list[bytes]]:
+        """Append ``build(n, prev)`` as records ``n, ...`` in ONE transaction (see module rules).
+
+        ``build`` runs with the head row locked, so the lines it makes (which embed their index
+        and the previous leaf hash) extend exactly the committed tail.
+
+        Returns:
+            ``(n, leaf_hashes)``.
+
+        Raises:
+            StorageError: the database refused the batch or the connection failed (nothing of the
+                batch is stored; a commit whose outcome was lost is resolved by re-reading).
+        """
+        with self._mutex:
+            conn = self._ready()
+            sync = False
+            if self._durability == "batch" and self._pending:
+                sync = time.monotonic() - self._pending_since >= BATCH_MAX_DELAY
+            sent = False
+            size, leaves = 0, []
+            try:
+                with conn.transaction():
+                    row = conn.execute(self._q_head).fetchone()
+                    if row is None:
+                        raise StorageError(f"PostgreSQL schema {self.schema}: head row missing")
+                    size, last, peaks = int(row[0]), bytes(row[1]), bytes(row[2])
+                    lines = [bytes(line) for line in build(size, last)]
+                    if not lines:
+                        return size, []
+                    leaves = self._write(conn, size, peaks, lines)
+                    if self._durability == "batch" and (
+                        sync or self._pending + len(lines) >= BATCH_MAX_RECORDS
+                    ):
+                        conn.execute("SET LOCAL synchronous_commit = on")
+                        sync = True
+                    sent = True
+            except psycopg.Error as exc:
+                if not (sent and self._committed(size, leaves)):
+                    raise self._error("append failed", exc) from exc
+                sync = False  # outcome recovered after a lost commit reply: flush again later
+            if self._durability == "batch":
+                if sync:
+                    self._pending = 0
+                else:
+                    if not self._pending:
+                        self._pending_since = time.monotonic()
+                    self._pending += len(leaves)
+            return size, leaves
+
+    def _write(
+        self, conn: psycopg.Connection[tuple[Any, ...]], size: int, peaks: bytes, lines: list[bytes]
+    ) -> list[bytes]:
+        builder = merkle.RootBuilder.resume(size, Peaks(size, peaks))
+        leaves: list[bytes] = []
+        n_level: list[int] = []
+        n_idx: list[int] = []
+        n_hash: list[bytes] = []
+        for line in lines:
+            if b"\n" in line:
+                raise StorageError("a record line contains a newline")
+            leaf = merkle.leaf_hash(line)
+            leaves.append(leaf)
+            for node in builder.append(leaf)[1:]:
+                n_level.append(node.level)
+                n_idx.append(node.index)
+                n_hash.append(node.hash)
+        conn.execute(self._q_insert, (list(range(size, size + len(lines))), lines, leaves))
+        if n_hash:
+            conn.execute(self._q_nodes, (n_level, n_idx, n_hash))
+        new_peaks = b"".join(node.hash for node in builder.peaks())
+        conn.execute(self._q_update, (builder.size, leaves[-1], new_peaks, builder.root()))
+        return leaves
+
+    def _committed(self, size: int, leaves: list[bytes]) -> bool:
+        """After a lost commit reply: reconnect and check whether our batch is the stored one."""
+        try:
+            conn = self._ready()
+            first = conn.execute(self._q_check, (size,)).fetchone()
+            final = conn.execute(self._q_check, (size + len(leaves) - 1,)).fetchone()
+        except (psycopg.Error, StorageError):
+            return False
+        ok = bool(
+            first and final and bytes(first[0]) == leaves[0] and bytes(final[0]) == leaves[-1]
+        )
+        if ok:
+            _log.warning("dta audit store: commit reply lost but batch at %d is stored", size)
+        return ok
+
+    def flush(self) -> None:
+        """Make every append made through this store durable (a synchronous commit flushes WAL).
+
+        Raises:
+            StorageError: the flush failed.
+        """
+        with self._mutex:
+            if not self._pending or self._closed:
+                return
+            conn = self._ready()
+            try:
+                with conn.transaction():
+                    conn.execute("SET LOCAL synchronous_commit = on")
+                    conn.execute("SELECT txid_current()")  # forces a commit record to flush
+            except psycopg.Error as exc:
+                raise self._error("flush failed", exc) from exc
+            self._pending = 0
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
-        self._conn.close()
+        """Flush and close the connection (idempotent)."""
+        with self._mutex:
+            if self._closed:
+                return
+            try:
+                if not self._conn.broken:
+                    self.flush()
+            finally:
+                self._closed = True
+                self._conn.close()
 
     def __enter__(self) -> PostgresStore:
         return self
@@ -213,141 +300,109 @@ class PostgresStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _error(self, what: str, exc: BaseException) -> StorageError:
-        return StorageError(
-            f"PostgreSQL {self.url} schema {self.schema}: {what}: {_first_line(exc)}"
-        )
-
-    # -- writing -----------------------------------------------------------------------------
-
-    def append_batch(
-        self, build: Callable[[int, bytes], Sequence[bytes]]
-    ) -> tuple[int, list[bytes]]:
-        """Append the lines ``build(size, last_leaf)`` returns, in one transaction.
-
-        ``build`` is called with the head row locked, so the lines it makes (which embed their
-        index and the previous leaf hash) extend exactly the committed tail.
-
-        Args:
-            build: Returns the canonical record lines (no newline) for a tail of ``size``
-                records whose last leaf hash is ``last_leaf`` (32 zero bytes when empty).
-
-        Returns:
-            (index of the first appended record, leaf hashes of the appended records).
-
-        Raises:
-            StorageError: the database refused the batch or the connection failed; nothing of
-                the batch is stored.
-        """
-        psycopg = self._psycopg
-        try:
-            with self._conn.transaction():
-                row = self._conn.execute(self._q_head).fetchone()
-                if row is None:
-                    raise StorageError(f"PostgreSQL schema {self.schema}: head row missing")
-                size, last, peaks = int(row[0]), bytes(row[1]), bytes(row[2])
-                lines = [bytes(line) for line in build(size, last)]
-                if not lines:
-                    return size, []
-                builder = merkle.RootBuilder.resume(size, _Peaks(size, peaks))
-                leaves: list[bytes] = []
-                n_level: list[int] = []
-                n_idx: list[int] = []
-                n_hash: list[bytes] = []
-                for line in lines:
-                    leaf = merkle.leaf_hash(line)
-                    leaves.append(leaf)
-                    for node in builder.append(leaf)[1:]:
-                        n_level.append(node.level)
-                        n_idx.append(node.index)
-                        n_hash.append(node.hash)
-                self._conn.execute(
-                    self._q_insert, (list(range(size, size + len(lines))), lines, leaves)
-                )
-                if n_hash:
-                    self._conn.execute(self._q_nodes, (n_level, n_idx, n_hash))
-                new_peaks = b"".join(node.hash for node in builder.peaks())
-                self._conn.execute(
-                    self._q_update, (builder.size, leaves[-1], new_peaks, builder.root())
-                )
-        except psycopg.Error as exc:
-            raise self._error("append failed", exc) from exc
-        return size, leaves
-
     # -- reading -----------------------------------------------------------------------------
 
+    def _query(self, what: str, query: Any, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._mutex:
+            for attempt in (0, 1):  # a read is retried once on a dropped connection
+                conn = self._ready()
+                try:
+                    return conn.execute(query, params).fetchall()
+                except psycopg.OperationalError as exc:
+                    if attempt or not conn.broken:
+                        raise self._error(what, exc) from exc
+                except psycopg.Error as exc:
+                    raise self._error(what, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def size(self) -> int:
-        """Number of committed records.
+        """Number of committed records, as the head row says now.
 
         Raises:
             StorageError: the query failed.
         """
-        try:
-            row = self._conn.execute(self._q_size).fetchone()
-        except self._psycopg.Error as exc:
-            raise self._error("cannot read size", exc) from exc
-        if row is None:
+        rows = self._query("cannot read size", self._q_size)
+        if not rows:
             raise StorageError(f"PostgreSQL schema {self.schema}: head row missing")
-        return int(row[0])
+        return int(rows[0][0])
 
-    def lines(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
-        """Stored ``(index, line)`` pairs with ``start <= index < stop``, in index order.
+    def lines(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """Stored lines with ``start <= index < stop`` (``stop`` defaults to the size now).
 
-        Pages by index (no transaction is held open between pages). A row deleted behind the
-        triggers' back shows up as a missing index, which verification reports.
+        Pages by index, holding no transaction between pages. A row deleted behind the
+        triggers' back is simply absent, which verification reports (the records carry their
+        index and the previous leaf hash).
 
         Raises:
             StorageError: a query failed.
         """
         end = self.size() if stop is None else stop
-        pos = start
+        return self._pages(start, end)
+
+    def _pages(self, pos: int, end: int) -> Iterator[bytes]:
         while pos < end:
-            try:
-                rows = self._conn.execute(self._q_lines, (pos, end, _PAGE)).fetchall()
-            except self._psycopg.Error as exc:
-                raise self._error("cannot read records", exc) from exc
+            rows = self._query("cannot read records", self._q_lines, (pos, end, _PAGE))
             if not rows:
                 return
-            for idx, line in rows:
-                yield int(idx), bytes(line)
+            for _idx, line in rows:
+                yield bytes(line)
             pos = int(rows[-1][0]) + 1
 
+    def line(self, index: int) -> bytes:
+        """The stored line of record ``index``.
+
+        Raises:
+            StorageError: no such record, or the query failed.
+        """
+        rows = self._query("cannot read record", self._q_line, (index,))
+        if not rows:
+            raise StorageError(f"PostgreSQL {self._url} schema {self.schema}: no record {index}")
+        return bytes(rows[0][0])
+
     def fetch_nodes(self, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """The subtree hashes ``(level, index)`` asked for, in one round trip.
+        """The subtree hashes ``(level, index)`` asked for, in one round trip (cached).
 
         Raises:
             StorageError: the query failed.
         """
+        cache = self._cache
+        out: dict[tuple[int, int], bytes] = {}
         levels: list[int] = []
         idxs: list[int] = []
         leaves: list[int] = []
-        for level, index in set(wanted):
-            if level == 0:
-                leaves.append(index)
+        for key in set(wanted):
+            if key in cache:
+                out[key] = cache[key]
+            elif key[0] == 0:
+                leaves.append(key[1])
             else:
-                levels.append(level)
-                idxs.append(index)
-        try:
-            rows = self._conn.execute(self._q_fetch, (levels, idxs, leaves)).fetchall()
-        except self._psycopg.Error as exc:
-            raise self._error("cannot read subtree hashes", exc) from exc
-        return {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows}
+                levels.append(key[0])
+                idxs.append(key[1])
+        if levels or leaves:
+            rows = self._query("cannot read subtree hashes", self._q_fetch, (levels, idxs, leaves))
+            if len(cache) > _CACHE_MAX:
+                cache.clear()
+            for lv, ix, h in rows:
+                out[(int(lv), int(ix))] = cache[(int(lv), int(ix))] = bytes(h)
+        return out
 
     def perfect(self, level: int, index: int) -> bytes:
-        """NodeSource: hash of the perfect subtree (``level``, ``index``).
+        """NodeSource: stored hash of the perfect subtree (``level``, ``index``).
+
+        Stored subtree hashes never change once committed, so they are cached in memory.
 
         Raises:
-            StorageError: the hash is not stored.
+            StorageError: the hash is not stored, or the query failed.
         """
-        return _Fetched(self.fetch_nodes([(level, index)])).perfect(level, index)
+        return Fetched(self.fetch_nodes([(level, index)])).perfect(level, index)
 
     def _prefetched(self, compute: Callable[[merkle.NodeSource], Any]) -> Any:
-        recorder = _Recorder()
-        compute(recorder)
-        return compute(_Fetched(self.fetch_nodes(recorder.wanted)))
+        recorder = Recorder()
+        compute(recorder)  # the subtrees asked for depend only on the sizes, not on hashes
+        return compute(Fetched(self.fetch_nodes(recorder.wanted)))
 
     def root(self, size: int) -> bytes:
-        """Merkle root of the first ``size`` records (from stored subtree hashes).
+        """Merkle root of the first ``size`` records, from stored subtree hashes.
 
         Raises:
             ProofError: ``size`` is invalid.
@@ -357,7 +412,7 @@ class PostgresStore:
         return out
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """RFC 9162 inclusion proof of record ``index`` in the tree of ``size`` records.
+        """RFC 9162 inclusion proof of record ``index`` in the tree of ``size`` (one round trip).
 
         Raises:
             ProofError: ``index``/``size`` are invalid.
@@ -367,7 +422,7 @@ class PostgresStore:
         return out
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        """RFC 9162 consistency proof between tree sizes ``old`` and ``new``.
+        """RFC 9162 consistency proof between sizes ``old`` and ``new`` (one round trip).
 
         Raises:
             ProofError: the sizes are invalid.
@@ -375,3 +430,40 @@ class PostgresStore:
         """
         out: list[bytes] = self._prefetched(lambda src: merkle.consistency_proof(old, new, src))
         return out
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    def fsck(self) -> dict[str, Any]:
+        """Check the schema's own consistency, server-side (see :func:`_pg_schema.fsck_problems`).
+
+        Returns:
+            The report described in :meth:`dta.audit.stores.Store.fsck` (nothing is rebuilt:
+            stored hashes are append-only; a mismatch is a problem to investigate).
+        """
+        with self._mutex:
+            conn = self._ready()
+            try:
+                problems = _pg_schema.fsck_problems(conn, self.schema)
+            except psycopg.Error as exc:
+                raise self._error("fsck failed", exc) from exc
+        size = self.size()
+        return {
+            "store": "postgresql",
+            "url": self._url,
+            "size": size,
+            "ok": not problems,
+            "torn": None,
+            "problems": problems,
+            "rebuilt": [],
+        }
+
+    def repair(self) -> dict[str, Any]:
+        """Nothing to repair: a PostgreSQL transaction never leaves a torn tail.
+
+        Returns:
+            ``{"repaired": False, "moved_to": None, "bytes": 0, "size": size}``.
+
+        Raises:
+            StorageError: the size cannot be read.
+        """
+        return {"repaired": False, "moved_to": None, "bytes": 0, "size": self.size()}
