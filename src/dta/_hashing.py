@@ -2,15 +2,17 @@
 
 Rules this module enforces:
 
-* Files are opened relative to their directory handle with ``O_NOFOLLOW | O_NONBLOCK``, then
-  re-checked with ``fstat``: the opened object must be the regular file the walk saw (same device
-  and inode), otherwise it is reported as changed and not hashed.
+* Files are opened relative to their directory handle with ``O_NOFOLLOW | O_NONBLOCK`` (a link
+  swapped in after the walk fails to open; a FIFO swapped in does not block), then re-checked
+  with ``fstat``: anything but a regular file is reported and never read.
 * A file is read in 1 MiB chunks into a per-thread buffer; memory does not grow with file size.
-* A file whose size, mtime, ctime or inode differ between the ``fstat`` before and after hashing,
-  or whose byte count differs from its size, is reported as ``changed`` (never given a digest).
+* Exactly ``st_size`` bytes (from ``fstat`` after opening) are read. A file whose size, mtime,
+  ctime or inode differ between the ``fstat`` before and after hashing, or that ends early, is
+  reported as ``changed`` (never given a digest).
 * Work is spread over ``workers`` threads (default: the CPU count); ``hashlib`` releases the GIL
   while hashing, so both cores hash at once. Small files are batched to keep per-task overhead
-  low; at most ``4 x workers`` batches are in flight, so the walk never races far ahead.
+  low (and a directory of a few huge files spreads over all workers); at most ``4 x workers``
+  batches are in flight, so the walk never races far ahead.
 * A progress display (rich, on stderr) is shown only when asked for or when stderr is a terminal.
 """
 
@@ -26,23 +28,21 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
 
 import attrs
 
-from dta._tree import DirHandle, UnsafeEntry, walk
+from dta._tree import DirHandle, UnsafeEntry, special_kind, walk
 
 __all__ = ["CHUNK", "Record", "TreeHashes", "hash_tree", "progress_display"]
 
 CHUNK = 1 << 20
-_BATCH_FILES = 256
-_BATCH_BYTES = 8 << 20
+_BATCH_FILES = 128
 _FILE_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
 
 # (relative path, size, hex digest)
 Record = tuple[str, int, str]
 _Outcome = tuple[str, int, str] | UnsafeEntry
-Select = Callable[[str, os.stat_result], bool]
+Select = Callable[[str], bool]
 Progress = Callable[[int, int], None]
 
 _local = threading.local()
@@ -78,14 +78,13 @@ def _signature(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
 
-def hash_file(dir_fd: int, name: str, rel: str, seen: os.stat_result) -> _Outcome:
+def hash_file(dir_fd: int, name: str, rel: str) -> _Outcome:
     """Hash one regular file opened relative to ``dir_fd``.
 
     Args:
         dir_fd: Descriptor of the containing directory.
         name: The file's name in that directory.
         rel: Its relative path (for the result).
-        seen: The ``lstat`` result from the walk.
 
     Returns:
         ``(rel, size, hex)`` or an :class:`UnsafeEntry` explaining why no digest was taken.
@@ -98,16 +97,15 @@ def hash_file(dir_fd: int, name: str, rel: str, seen: os.stat_result) -> _Outcom
         return UnsafeEntry(rel, "unreadable", (exc.strerror or str(exc)).lower())
     try:
         before = os.fstat(fd)
-        if not stat.S_ISREG(before.st_mode) or (before.st_ino, before.st_dev) != (
-            seen.st_ino,
-            seen.st_dev,
-        ):
-            return UnsafeEntry(rel, "changed", "was replaced during the scan")
+        if not stat.S_ISREG(before.st_mode):
+            kind, reason = special_kind(before.st_mode)
+            return UnsafeEntry(rel, kind, f"{reason} (it replaced a file during the scan)")
         size = before.st_size
         digest = hashlib.sha256()
         total = 0
         buf = _buffer()
-        while True:
+        # Read exactly the size fstat reported; growth after that shows in the second fstat.
+        while total < size:
             n = _read_chunk(fd, buf)
             if n == 0:
                 break
@@ -123,29 +121,20 @@ def hash_file(dir_fd: int, name: str, rel: str, seen: os.stat_result) -> _Outcom
     return (rel, size, digest.hexdigest())
 
 
-def _hash_batch(handle: DirHandle, batch: list[tuple[str, str, os.stat_result]]) -> list[_Outcome]:
+def _hash_batch(handle: DirHandle, batch: list[tuple[str, str]]) -> list[_Outcome]:
     try:
-        return [hash_file(handle.fd, name, rel, st) for name, rel, st in batch]
+        return [hash_file(handle.fd, name, rel) for name, rel in batch]
     finally:
         handle.release()
 
 
-def _batches(
-    files: list[tuple[str, str, os.stat_result]],
-) -> Iterator[list[tuple[str, str, os.stat_result]]]:
-    batch: list[tuple[str, str, os.stat_result]] = []
-    size = 0
-    for item in files:
-        if item[2].st_size >= _BATCH_BYTES:
-            yield [item]
-            continue
-        batch.append(item)
-        size += item[2].st_size
-        if len(batch) >= _BATCH_FILES or size >= _BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+def _batches(files: list[tuple[str, str]], workers: int) -> Iterator[list[tuple[str, str]]]:
+    """Split a directory's files into batches: big enough to amortise the hand-off to a
+    thread, small enough that a directory of a few (possibly huge) files spreads over all
+    workers."""
+    size = max(1, min(_BATCH_FILES, -(-len(files) // (4 * workers))))
+    for start in range(0, len(files), size):
+        yield files[start : start + size]
 
 
 def hash_tree(
@@ -160,7 +149,7 @@ def hash_tree(
     Args:
         root: The directory.
         workers: Hashing threads (default: CPU count); 1 hashes in the calling thread.
-        select: Called with ``(path, lstat)`` in the calling thread; files it rejects are not
+        select: Called with each file's path in the calling thread; files it rejects are not
             hashed (the caller records why).
         progress: Called with ``(files, bytes)`` hashed so far, from the calling thread.
 
@@ -186,19 +175,19 @@ def hash_tree(
         if progress is not None:
             progress(done[0], done[1])
 
-    def chosen(files: list[tuple[str, str, os.stat_result]]) -> list[tuple[str, str, Any]]:
-        return files if select is None else [f for f in files if select(f[1], f[2])]
+    def chosen(files: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return files if select is None else [f for f in files if select(f[1])]
 
     if count == 1:
         for handle, files in walk(root, unsafe):
-            for batch in _batches(chosen(files)):
-                collect([hash_file(handle.fd, name, rel, st) for name, rel, st in batch])
+            for batch in _batches(chosen(files), 1):
+                collect([hash_file(handle.fd, name, rel) for name, rel in batch])
         return TreeHashes(records, unsafe)
 
     inflight: deque[Future[list[_Outcome]]] = deque()
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="dta-hash") as pool:
         for handle, files in walk(root, unsafe):
-            for batch in _batches(chosen(files)):
+            for batch in _batches(chosen(files), count):
                 handle.acquire()
                 inflight.append(pool.submit(_hash_batch, handle, batch))
                 while len(inflight) > 4 * count:

@@ -17,6 +17,7 @@ Rules this module enforces, for paths found on disk and for paths named by a rec
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from dta.errors import ManifestError
@@ -28,6 +29,12 @@ MAX_SEGMENT_BYTES = 255
 
 # Bidirectional formatting characters: embeddings/overrides, isolates, marks.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_ASCII_BAD = re.compile(r"[\x00-\x1f\x7f\\:]")
+# An ASCII path every rule accepts: segments of allowed characters ending in neither space nor
+# dot (which also excludes empty, "." and ".." segments), at most 255 bytes, no leading "~".
+_SEG = r"[^/\x00-\x1f\x7f\\:]{0,254}[^/\x00-\x1f\x7f\\: .]"
+_ASCII_SAFE = re.compile(rf"(?!~){_SEG}(?:/{_SEG})*")
+_ASCII_RESERVED = re.compile(r"(?:^|/)(?:con|prn|aux|nul|com[1-9]|lpt[1-9]) *(?:\.|/|$)", re.I)
 _RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"]
     + [f"{p}{d}" for p in ("COM", "LPT") for d in "123456789\u00b9\u00b2\u00b3"]
@@ -78,14 +85,29 @@ def path_problem(path: object) -> str | None:
     """
     if not isinstance(path, str):
         return "is not a string"
+    if (
+        path.isascii()
+        and len(path) <= MAX_PATH_BYTES
+        and _ASCII_SAFE.fullmatch(path) is not None
+        and _ASCII_RESERVED.search(path) is None
+    ):
+        return None  # fast path: the common case, decided by two regular expressions
+    return _detailed_problem(path)
+
+
+def _detailed_problem(path: str) -> str | None:
+    """Check every rule one by one and name the first one broken (the reference rules)."""
     if path == "":
         return "is empty"
-    for ch in path:
-        if ch.isascii() and ch.isprintable() and ch not in "\\:":
-            continue
-        problem = _char_problem(ch)
-        if problem is not None:
-            return problem
+    if path.isascii():
+        bad = _ASCII_BAD.search(path)
+        if bad is not None:
+            return _char_problem(bad.group())
+    else:
+        for ch in path:
+            problem = _char_problem(ch)
+            if problem is not None:
+                return problem
     if len(path.encode("utf-8")) > MAX_PATH_BYTES:
         return f"is longer than {MAX_PATH_BYTES} bytes"
     if path.startswith("/"):

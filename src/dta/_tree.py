@@ -5,7 +5,8 @@ Rules this module enforces:
 * The root is opened once as a directory; everything below it is reached only through directory
   file descriptors (``openat``-style ``dir_fd``), so no path string outside the tree is ever built
   or resolved, and a directory swapped for a symlink mid-walk cannot redirect the walk.
-* Entries are classified with ``lstat`` (``follow_symlinks=False``) before anything is opened:
+* Entries are classified by their directory-entry type (``d_type``, or ``lstat`` where the file
+  system does not report it; never following a link) before anything is opened:
   symbolic links are never followed, FIFOs, sockets and devices are never opened; each is reported
   as an :class:`UnsafeEntry` with a reason. Sub-directories are opened with
   ``O_DIRECTORY | O_NOFOLLOW``.
@@ -28,7 +29,7 @@ import attrs
 from dta._paths import path_problem
 from dta.errors import InputError
 
-__all__ = ["DirHandle", "UnsafeEntry", "walk"]
+__all__ = ["DirHandle", "UnsafeEntry", "open_root", "special_kind", "walk"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -78,7 +79,7 @@ class DirHandle:
             os.close(self.fd)
 
 
-def _special(mode: int) -> tuple[str, str]:
+def special_kind(mode: int) -> tuple[str, str]:
     if stat.S_ISFIFO(mode):
         return "fifo", "is a FIFO (named pipe); never opened"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
@@ -104,13 +105,13 @@ def open_root(root: str | os.PathLike[str]) -> int:
 
 def walk(
     root: str | os.PathLike[str], unsafe: list[UnsafeEntry]
-) -> Iterator[tuple[DirHandle, list[tuple[str, str, os.stat_result]]]]:
+) -> Iterator[tuple[DirHandle, list[tuple[str, str]]]]:
     """Walk the tree below ``root`` without following anything.
 
-    Yields ``(handle, files)`` per directory, where ``files`` holds ``(name, relative path,
-    lstat result)`` of its regular files. The caller must ``acquire`` the handle for any use
-    that outlives the next iteration; the walk releases its own reference afterwards.
-    Unsafe entries are appended to ``unsafe``.
+    Yields ``(handle, files)`` per directory, where ``files`` holds ``(name, relative path)``
+    of its regular files (by directory-entry type; the opener re-checks with ``fstat``). The
+    caller must ``acquire`` the handle for any use that outlives the next iteration; the walk
+    releases its own reference afterwards. Unsafe entries are appended to ``unsafe``.
 
     Args:
         root: The directory to walk (the root itself is opened normally).
@@ -138,8 +139,8 @@ def _scan_dir(
     prefix: str,
     stack: list[tuple[DirHandle, str]],
     unsafe: list[UnsafeEntry],
-) -> list[tuple[str, str, os.stat_result]]:
-    files: list[tuple[str, str, os.stat_result]] = []
+) -> list[tuple[str, str]]:
+    files: list[tuple[str, str]] = []
     try:
         with os.scandir(handle.fd) as iterator:
             entries = list(iterator)
@@ -154,14 +155,17 @@ def _scan_dir(
             unsafe.append(UnsafeEntry(rel, "unsafe-name", f"name {problem}"))
             continue
         try:
-            st = entry.stat(follow_symlinks=False)
+            # The type comes from the directory entry (d_type; lstat where the file system
+            # does not report it): never from following a link.
+            is_file = entry.is_file(follow_symlinks=False)
+            is_dir = not is_file and entry.is_dir(follow_symlinks=False)
+            mode = 0 if is_file or is_dir else entry.stat(follow_symlinks=False).st_mode
         except OSError as exc:
             unsafe.append(UnsafeEntry(rel, "unreadable", _why(exc)))
             continue
-        mode = st.st_mode
-        if stat.S_ISREG(mode):
-            files.append((name, rel, st))
-        elif stat.S_ISDIR(mode):
+        if is_file:
+            files.append((name, rel))
+        elif is_dir:
             try:
                 fd = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=handle.fd)
             except OSError as exc:
@@ -173,7 +177,7 @@ def _scan_dir(
         elif stat.S_ISLNK(mode):
             unsafe.append(UnsafeEntry(rel, "symlink", _link_reason(name, handle.fd)))
         else:
-            kind, reason = _special(mode)
+            kind, reason = special_kind(mode)
             unsafe.append(UnsafeEntry(rel, kind, reason))
     return files
 

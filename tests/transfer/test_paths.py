@@ -153,3 +153,12 @@ def test_property_forbidden_character_anywhere_rejected(
     path = "/".join("x" + s for s in segments)
     at = where % (len(path) + 1)
     assert path_problem(path[:at] + bad + path[at:]) is not None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="abcCoOnNuUlLpPtTxX19/. ~:\\\t", max_size=14))
+def test_property_fast_path_agrees_with_reference_rules(path: str) -> None:
+    """The regex fast path for ASCII accepts exactly what the rule-by-rule check accepts."""
+    from dta._paths import _detailed_problem
+
+    assert (path_problem(path) is None) == (_detailed_problem(path) is None)

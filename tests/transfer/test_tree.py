@@ -176,8 +176,8 @@ def test_file_swapped_for_symlink_after_scan_not_followed(tmp_path: Path) -> Non
     for handle, files in walk(root, unsafe):
         (root / "f").unlink()
         (root / "f").symlink_to(secret)
-        name, rel, st = files[0]
-        outcome = _hashing.hash_file(handle.fd, name, rel, st)
+        name, rel = files[0]
+        outcome = _hashing.hash_file(handle.fd, name, rel)
         assert isinstance(outcome, UnsafeEntry)
         assert outcome.kind == "changed"
 
@@ -189,6 +189,19 @@ def test_missing_root_is_input_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(InputError, match="not a directory"):
         hash_tree(tmp_path / "file")
+
+
+def test_file_swapped_for_fifo_after_scan_not_read(tmp_path: Path) -> None:
+    """If a file becomes a FIFO between the walk and the open, it is not read and not waited on."""
+    root = _tree(tmp_path, {"f": b"inside"})
+    unsafe: list[UnsafeEntry] = []
+    for handle, files in walk(root, unsafe):
+        (root / "f").unlink()
+        os.mkfifo(root / "f")
+        outcome = _hashing.hash_file(handle.fd, *files[0])
+        assert isinstance(outcome, UnsafeEntry)
+        assert outcome.kind == "fifo"
+        assert "replaced a file during the scan" in outcome.reason
 
 
 def test_walk_releases_directory_descriptors(tmp_path: Path) -> None:

@@ -10,7 +10,10 @@ Rules this module enforces:
   (signatures, validity, purpose, ceiling, categories, ``--ledger`` sequence and caps); without
   an agreement, signatures are checked only against ``--key``/``--registry`` when given, and the
   output says so. Every failure is one line with its path or field. Exit 1 on any failure.
-* Manifests are read with a 1 GiB cap (a 200,000-file manifest is larger than the default).
+* Manifests are written as their canonical JSON (RFC 8785) bytes plus a newline: compact, stable
+  and parsed several times faster on the way back in (``show`` is the human view). Any strict
+  JSON is accepted as input; files are read with a 1 GiB cap (a 200,000-file manifest is larger
+  than the default).
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ import orjson
 from dta import envelope, schemas
 from dta._cli._common import emit_json, fail_in, format_option, read_bytes, read_json_file
 from dta._cli.keys import load_signer, passphrase_option
-from dta._json import loads
-from dta.errors import InputError, ManifestError, SchemaError, UsageError
+from dta._json import canonical_bytes, loads, loads_canonical
+from dta.errors import CanonicalError, InputError, ManifestError, SchemaError, UsageError
 from dta.manifest import (
     TreeCheck,
     UnsafeTreeError,
@@ -41,9 +44,12 @@ MAX_MANIFEST = 1 << 30
 
 
 def _read_manifest(path: str) -> dict[str, Any]:
-    data = read_bytes(path, max_size=MAX_MANIFEST)
+    data = read_bytes(path, max_size=MAX_MANIFEST).rstrip(b"\n")
     with fail_in(path):
-        doc = loads(data, max_size=MAX_MANIFEST)
+        try:  # canonical files (what create/sign write) parse several times faster
+            doc = loads_canonical(data, max_size=MAX_MANIFEST)
+        except CanonicalError:
+            doc = loads(data, max_size=MAX_MANIFEST)
         if not isinstance(doc, dict):
             raise SchemaError("not a JSON object", pointer="")
         return doc
@@ -56,8 +62,11 @@ def _body(doc: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _write(doc: Any, out: str | None) -> None:
-    data = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+def _write(doc: Any, out: str | None, *, canonical: bool = True) -> None:
+    if canonical:
+        data = canonical_bytes(doc) + b"\n"
+    else:
+        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     if out is None or out == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -323,4 +332,4 @@ def export(file: str, key_path: str, out: str | None, passphrase_env: str) -> No
     with fail_in(file):
         statement = intoto.manifest_statement(doc)
         env = intoto.export_dsse(statement, signer)
-    _write(env, out)
+    _write(env, out, canonical=False)
