@@ -1,0 +1,306 @@
+"""AuditLog: append events as hash-chained records, prove them, checkpoint and verify the log.
+
+Rules this module enforces:
+
+* An event becomes a record (see :mod:`dta.audit._record`) with the index and ``prev`` the store
+  hands out under its exclusive lock, so the chain never forks; ``append`` returns
+  ``(index, leaf_hash)`` only once the store made the record durable under its mode.
+* ``append_many`` appends all events in one atomic store write (all or none) and one sync.
+* Proofs and roots come from the store's subtree hashes (O(log n) reads, or the store's own
+  ``root`` / ``inclusion_proof`` / ``consistency_proof`` when it has them, e.g. to batch a
+  database round trip); sizes and indices are checked against the committed size first
+  (:class:`dta.errors.ProofError`).
+* ``verify`` never uses stored hashes: it streams the stored lines through
+  :func:`dta.audit._verify.verify_lines`.
+* The log is a context manager; leaving it flushes (group commit) and closes the store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from dta._json import loads
+from dta.audit._checkpoint import Checkpoint, sign_checkpoint
+from dta.audit._merkle import consistency_proof, inclusion_proof, root
+from dta.audit._proofbundle import make_proof_bundle
+from dta.audit._record import MAX_LINE, build_line
+from dta.audit._verify import VerifyReport, verify_lines
+from dta.audit.stores import Store, open_store
+from dta.errors import ProofError, SchemaError
+from dta.keys import Signer
+
+__all__ = ["AuditLog"]
+
+
+class AuditLog:
+    """A tamper-evident, Merkle-provable audit log over a :class:`dta.audit.stores.Store`."""
+
+    def __init__(self, store: Store) -> None:
+        """Wrap an open store (see :meth:`open`)."""
+        self._store = store
+
+    @classmethod
+    def open(
+        cls,
+        path_or_url: str | os.PathLike[str],
+        *,
+        durability: str = "batch",
+        create: bool = False,
+    ) -> AuditLog:
+        """Open an audit log.
+
+        Args:
+            path_or_url: JSONL path or ``file:``/``sqlite:``/``postgresql://`` URL.
+            durability: ``always``, ``batch`` (default) or ``none``.
+            create: Create an empty log when there is none.
+
+        Returns:
+            The open log.
+
+        Raises:
+            ConfigError: unknown URL scheme or durability mode.
+            StorageError: the log is missing (without ``create``) or cannot be opened.
+        """
+        return cls(open_store(os.fspath(path_or_url), durability=durability, create=create))
+
+    # -- context --------------------------------------------------------------------------
+
+    def __enter__(self) -> AuditLog:
+        """Enter: the log itself."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Flush and close."""
+        self.close()
+
+    @property
+    def store(self) -> Store:
+        """The underlying store."""
+        return self._store
+
+    @property
+    def url(self) -> str:
+        """Where the log lives."""
+        return self._store.url
+
+    @property
+    def size(self) -> int:
+        """Number of committed records (including other processes' appends)."""
+        return self._store.size()
+
+    # -- appending --------------------------------------------------------------------------
+
+    def append(self, event: Mapping[str, Any], *, now: datetime | None = None) -> tuple[int, bytes]:
+        """Append one event.
+
+        Args:
+            event: ``actor``, ``action``, ``subject``; optional ``agreement``, ``details``,
+                ``time`` (RFC 3339 UTC ``Z``; default ``now``).
+            now: The time to stamp when the event has none (default: the clock).
+
+        Returns:
+            ``(index, leaf_hash)`` of the durable record.
+
+        Raises:
+            SchemaError: the event is malformed or its record is over 65,535 bytes.
+            StorageError: the store refused or failed (torn tail, disk error, ...).
+        """
+        ((index, leaf),) = self.append_many([event], now=now)
+        return index, leaf
+
+    def append_many(
+        self, events: Iterable[Mapping[str, Any]], *, now: datetime | None = None
+    ) -> list[tuple[int, bytes]]:
+        """Append several events atomically (one write, one sync).
+
+        Returns:
+            ``(index, leaf_hash)`` per event, in order.
+
+        Raises:
+            SchemaError: an event is malformed (nothing is appended).
+            StorageError: the store refused or failed.
+        """
+        items = list(events)
+        if not items:
+            return []
+        # Validate everything before taking the lock; the real index/prev are set under it.
+        for event in items:
+            build_line(event, 0, bytes(32), now=now)
+
+        def build(n: int, prev: bytes) -> Sequence[bytes]:
+            out = []
+            for offset, event in enumerate(items):
+                line = build_line(event, n + offset, prev, now=now)
+                prev = _leaf(line)
+                out.append(line)
+            return out
+
+        start, leaves = self._store.append(build)
+        return [(start + k, leaf) for k, leaf in enumerate(leaves)]
+
+    def flush(self) -> None:
+        """Make every append durable (``batch`` group commit).
+
+        Raises:
+            StorageError: the sync failed.
+        """
+        self._store.flush()
+
+    def close(self) -> None:
+        """Flush and close the store (idempotent)."""
+        self._store.close()
+
+    # -- reading --------------------------------------------------------------------------
+
+    def records(self, start: int = 0, stop: int | None = None) -> Iterator[dict[str, Any]]:
+        """Parsed records from ``start`` to ``stop`` (exclusive), streamed.
+
+        Raises:
+            StorageError: the store cannot be read.
+            JSONError: a stored line is not strict JSON (verify the log).
+        """
+        for line in self._store.lines(start, stop):
+            yield loads(line, max_size=MAX_LINE)
+
+    def line(self, index: int) -> bytes:
+        """The stored canonical line of record ``index`` (no newline).
+
+        Raises:
+            StorageError: no such record.
+        """
+        return self._store.line(index)
+
+    # -- Merkle ---------------------------------------------------------------------------
+
+    def _size_arg(self, size: int | None, what: str) -> int:
+        current = self._store.size()
+        if size is None:
+            return current
+        if type(size) is not int or not 0 <= size <= current:
+            raise ProofError(f"{what} {size!r} is not within the log size {current}")
+        return size
+
+    def root(self, size: int | None = None) -> bytes:
+        """Merkle root of the first ``size`` records (default: all).
+
+        Raises:
+            ProofError: ``size`` exceeds the log.
+            StorageError: a stored subtree hash is missing.
+        """
+        n = self._size_arg(size, "tree size")
+        fast = getattr(self._store, "root", None)
+        return bytes(fast(n)) if callable(fast) else root(n, self._store)
+
+    def prove_inclusion(self, index: int, size: int | None = None) -> list[bytes]:
+        """RFC 9162 inclusion proof of record ``index`` in the tree of ``size`` records.
+
+        Raises:
+            ProofError: ``index`` not below ``size`` or ``size`` beyond the log.
+            StorageError: a stored subtree hash is missing.
+        """
+        n = self._size_arg(size, "tree size")
+        if type(index) is not int or not 0 <= index < n:
+            raise ProofError(f"index {index!r} is not within tree size {n}")
+        fast = getattr(self._store, "inclusion_proof", None)
+        if callable(fast):
+            return list(fast(index, n))
+        return inclusion_proof(index, n, self._store)
+
+    def prove_consistency(self, old: int, new: int | None = None) -> list[bytes]:
+        """RFC 9162 consistency proof from ``old`` records to ``new`` (default: all).
+
+        Raises:
+            ProofError: sizes out of range (see :mod:`dta.audit.merkle`).
+            StorageError: a stored subtree hash is missing.
+        """
+        n = self._size_arg(new, "new size")
+        if type(old) is not int or not 0 <= old <= n:
+            raise ProofError(f"old size {old!r} is not within new size {n}")
+        fast = getattr(self._store, "consistency_proof", None)
+        if callable(fast):
+            return list(fast(old, n))
+        return consistency_proof(old, n, self._store)
+
+    def checkpoint(
+        self,
+        signer: Signer,
+        origin: str,
+        *,
+        size: int | None = None,
+        extensions: Sequence[str] = (),
+    ) -> str:
+        """Sign a C2SP checkpoint of the log at ``size`` records (default: all).
+
+        Returns:
+            The signed note text.
+
+        Raises:
+            ProofError: bad origin, size or extension lines.
+            SignatureError: the key cannot sign notes (Ed25519 only).
+            KeyMaterialError: the signer is not Ed25519.
+        """
+        n = self._size_arg(size, "checkpoint size")
+        cp = Checkpoint(origin, n, self.root(n), tuple(extensions))
+        return sign_checkpoint(cp, signer)
+
+    def proof_bundle(self, index: int, checkpoint_note: str) -> str:
+        """A ``c2sp.org/tlog-proof@v1`` bundle for record ``index`` under a signed checkpoint.
+
+        The checkpoint's root is checked against this log before the bundle is made.
+
+        Raises:
+            ProofError: malformed checkpoint, index outside it, or its root is not this log's.
+        """
+        from dta.audit._note import Note
+
+        try:
+            cp = Checkpoint.from_text(Note.from_text(checkpoint_note).text)
+        except SchemaError as exc:  # pragma: no cover - Note raises SignatureError/ProofError
+            raise ProofError(str(exc)) from exc
+        if self.root(cp.size) != cp.root:
+            raise ProofError(f"checkpoint root at size {cp.size} is not this log's root")
+        return make_proof_bundle(index, self.prove_inclusion(index, cp.size), checkpoint_note)
+
+    # -- verification and maintenance --------------------------------------------------------
+
+    def verify(self, trusted: Iterable[Any] = ()) -> VerifyReport:
+        """Stream every stored line and recompute the chain and the tree.
+
+        Args:
+            trusted: Trusted checkpoints (``Checkpoint`` objects or ``(size, root)``).
+
+        Returns:
+            The report (first bad index and kind, or ok with the root).
+
+        Raises:
+            StorageError: the store cannot be read.
+            TamperError: a trusted checkpoint is malformed.
+        """
+        return verify_lines(self._store.lines(), trusted)
+
+    def fsck(self) -> dict[str, Any]:
+        """The store's consistency report (see :meth:`dta.audit.stores.Store.fsck`)."""
+        return self._store.fsck()
+
+    def repair(self) -> dict[str, Any]:
+        """Move a torn tail aside so appends can resume (see the store's ``repair``).
+
+        Raises:
+            StorageError: the damage is not a torn tail.
+        """
+        return self._store.repair()
+
+
+def _leaf(line: bytes) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(b"\x00" + line).digest()

@@ -1,0 +1,484 @@
+"""JSONL file store: one canonical record per line, the default store and the exchange format.
+
+Rules this module enforces:
+
+* The log file holds only record lines, each ``canonical_bytes(record) + b"\\n"``; it is opened
+  ``O_APPEND`` and every append happens under an exclusive ``flock`` on the log file, after
+  re-reading the tail, so processes sharing the file never fork the chain or reuse an index.
+* A rebuildable sidecar (:mod:`._sidecar`) gives O(1) access to any record offset and subtree
+  hash. On open (and whenever another process changed the file) it is checked against the log:
+  partial entries are dropped, records the sidecar lacks are parsed and indexed (catch-up), and a
+  sidecar whose first or last leaf hash does not match the log is rebuilt from the log.
+* Catch-up checks each new line (size, strict canonical JSON, record rules, index, ``prev`` link).
+  The bytes after the last valid record are a *torn tail* when they hold no newline (or only NUL
+  bytes and newlines, as after a power loss); any other damage is *corruption*. Either way the log
+  refuses appends: a torn tail until :meth:`JSONLStore.repair` moves it aside into
+  ``<log>.torn-<time>-<offset>`` (fsynced, then the log is cut), corruption always (repair
+  refuses; verify the log and restore it from a partner's copy). Nothing is ever deleted.
+* Durability (see :mod:`dta.audit.stores`): ``always`` fdatasyncs the log before each append
+  returns (and fsyncs the file and directory on create); ``batch`` writes under the lock and
+  fdatasyncs on ``flush()``/``close()`` or after the group-commit bounds; ``none`` never syncs.
+  The sidecar is never synced (it is rebuilt when stale).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dta._json import loads_canonical
+from dta.audit._merkle_tree import RootBuilder
+from dta.audit._record import MAX_LINE, check_record
+from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
+from dta.audit.stores._sidecar import Sidecar, _write_all
+from dta.errors import Error, StorageError
+
+__all__ = ["JSONLStore"]
+
+_ZERO = bytes(32)
+_CHUNK = 1 << 20
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class JSONLStore:
+    """Append-only JSONL log with a subtree-hash sidecar (see module rules)."""
+
+    def __init__(self, path: Path, fd: int, durability: str) -> None:
+        """Use :meth:`open`."""
+        self._path = path
+        self._fd = fd
+        self._durability = durability
+        self._sidecar = Sidecar(path.with_name(path.name + ".nodes"))
+        self._mutex = threading.RLock()
+        self._n = 0
+        self._end = 0
+        self._last = _ZERO
+        self._known = False
+        self._damage: dict[str, Any] | None = None
+        self._rb: RootBuilder | None = None
+        self._pending = 0
+        self._pending_since = 0.0
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, durability: str, create: bool) -> JSONLStore:
+        """Open (or create) the JSONL log at ``path`` and check its sidecar and tail.
+
+        Raises:
+            StorageError: missing log without ``create``, or the file cannot be opened.
+            ConfigError: unknown durability mode.
+        """
+        check_durability(durability)
+        p = Path(path)
+        try:
+            if create:
+                try:
+                    fd = os.open(p, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+                except FileExistsError:
+                    fd = os.open(p, os.O_RDWR | os.O_APPEND)
+                else:
+                    if durability != "none":
+                        os.fsync(fd)
+                        _fsync_dir(p.parent.resolve())
+            else:
+                fd = os.open(p, os.O_RDWR | os.O_APPEND)
+        except FileNotFoundError as exc:
+            raise StorageError(f"{p}: no such audit log (create it with 'dta audit init')") from exc
+        except OSError as exc:
+            raise StorageError(f"{p}: cannot open audit log: {exc.strerror}") from exc
+        if not os.path.isfile(p):
+            os.close(fd)
+            raise StorageError(f"{p}: not a regular file")
+        store = cls(p, fd, durability)
+        with store._locked():
+            store._refresh()
+        return store
+
+    # -- properties -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The log's path."""
+        return str(self._path)
+
+    @property
+    def durability(self) -> str:
+        """The durability mode."""
+        return self._durability
+
+    @property
+    def damage(self) -> dict[str, Any] | None:
+        """``{"kind": "torn"|"corrupt", "index", "offset", "bytes", "reason"}`` or None."""
+        return None if self._damage is None else dict(self._damage)
+
+    # -- locking and refresh ------------------------------------------------------------------
+
+    def _locked(self) -> _Lock:
+        if self._closed:
+            raise StorageError(f"{self._path}: store is closed")
+        return _Lock(self)
+
+    def _refresh(self) -> None:
+        """Bring the in-memory view up to date with the file (caller holds the lock)."""
+        size = os.fstat(self._fd).st_size
+        if self._known and size == self._end and self._sidecar.count() == self._n:
+            return
+        self._known = False
+        self._damage = None
+        n = self._sidecar.normalise()
+        if n and not self._matches(n, size):
+            self._sidecar.truncate(0)
+            n = 0
+        self._n = n
+        self._end = self._sidecar.offset(n - 1) if n else 0
+        self._last = self._sidecar.node(0, n - 1) if n else _ZERO
+        self._rb = None
+        if size > self._end:
+            self._catch_up(size)
+        self._known = True
+
+    def _matches(self, n: int, size: int) -> bool:
+        """True if the sidecar's first and last records match the log's bytes."""
+        end = self._sidecar.offset(n - 1)
+        if end > size:
+            return False
+        for index in {0, n - 1}:
+            start = self._sidecar.offset(index - 1) if index else 0
+            stop = self._sidecar.offset(index)
+            raw = os.pread(self._fd, stop - start, start)
+            if len(raw) != stop - start or not raw.endswith(b"\n") or stop <= start:
+                return False
+            leaf = hashlib.sha256(b"\x00" + raw[:-1]).digest()
+            if leaf != self._sidecar.node(0, index):
+                return False
+        return True
+
+    def _catch_up(self, size: int) -> None:
+        """Index the records after the sidecar's end; note a torn or corrupt tail."""
+        offset = self._end
+        buf = b""
+        ends: list[int] = []
+        leaves: list[bytes] = []
+        while offset + len(buf) < size:
+            chunk = os.pread(self._fd, min(_CHUNK, size - offset - len(buf)), offset + len(buf))
+            if not chunk:
+                break
+            buf += chunk
+            pos = 0
+            while True:
+                nl = buf.find(b"\n", pos)
+                if nl < 0:
+                    break
+                line = buf[pos:nl]
+                reason = self._check_line(line, self._n + len(leaves), leaves)
+                if reason is not None:
+                    self._index(ends, leaves)
+                    self._note_damage(offset + pos, size, reason)
+                    return
+                ends.append(offset + nl + 1)
+                leaves.append(hashlib.sha256(b"\x00" + line).digest())
+                pos = nl + 1
+                if len(leaves) >= 65536:
+                    self._index(ends, leaves)
+                    ends, leaves = [], []
+            offset += pos
+            buf = buf[pos:]
+            if len(buf) > MAX_LINE + 1:
+                break
+        self._index(ends, leaves)
+        if offset < size:
+            self._note_damage(offset, size, "incomplete last line (no newline)")
+
+    def _check_line(self, line: bytes, index: int, leaves: list[bytes]) -> str | None:
+        if len(line) > MAX_LINE:
+            return f"line longer than {MAX_LINE} bytes"
+        try:
+            rec = check_record(loads_canonical(line, max_size=MAX_LINE))
+        except Error as exc:
+            return f"not a valid canonical record: {exc}"
+        if rec["index"] != index:
+            return f"index {rec['index']} where {index} was expected"
+        prev = leaves[-1] if leaves else self._last
+        if rec["prev"] != prev.hex():
+            return "prev does not link to the previous record"
+        return None
+
+    def _index(self, ends: list[int], leaves: list[bytes]) -> None:
+        if not leaves:
+            return
+        self._write_nodes(ends, leaves)
+
+    def _note_damage(self, offset: int, size: int, reason: str) -> None:
+        rest = os.pread(self._fd, min(size - offset, 1 << 24), offset)
+        body = rest[:-1] if rest.endswith(b"\n") else rest
+        torn = b"\n" not in rest or not body.replace(b"\n", b"").strip(b"\x00")
+        self._damage = {
+            "kind": "torn" if torn else "corrupt",
+            "index": self._n,
+            "offset": offset,
+            "bytes": size - offset,
+            "reason": reason,
+        }
+
+    def _write_nodes(self, ends: list[int], leaves: list[bytes]) -> None:
+        rb = self._rb
+        if rb is None or rb.size != self._n:
+            rb = RootBuilder.resume(self._n, self)
+        nodes: dict[int, list[bytes]] = {}
+        for leaf in leaves:
+            for node in rb.append(leaf):
+                nodes.setdefault(node.level, []).append(node.hash)
+        self._rb = None
+        self._sidecar.append(ends, nodes)
+        self._rb = rb
+        self._n += len(leaves)
+        self._end = ends[-1]
+        self._last = leaves[-1]
+
+    # -- Store API --------------------------------------------------------------------------
+
+    def size(self) -> int:
+        """Number of committed records.
+
+        Raises:
+            StorageError: the log cannot be read.
+        """
+        with self._locked():
+            self._refresh()
+            return self._n
+
+    def append(self, build: Builder) -> tuple[int, list[bytes]]:
+        """Append ``build(n, prev)`` as records ``n, ...`` (see :class:`dta.audit.stores.Store`).
+
+        Raises:
+            StorageError: torn or corrupt tail, or a write or sync failed.
+        """
+        with self._locked():
+            self._refresh()
+            if self._damage is not None:
+                d = self._damage
+                hint = "run 'dta audit repair'" if d["kind"] == "torn" else "verify the log"
+                raise StorageError(
+                    f"{self._path}: {d['kind']} tail at index {d['index']} "
+                    f"(offset {d['offset']}, {d['bytes']} bytes): refusing to append; {hint}"
+                )
+            n = self._n
+            lines = list(build(n, self._last))
+            if not lines:
+                return n, []
+            ends: list[int] = []
+            end = self._end
+            for line in lines:
+                if b"\n" in line:
+                    raise StorageError("a record line contains a newline")
+                end += len(line) + 1
+                ends.append(end)
+            self._known = False
+            try:
+                _write_all(self._fd, b"\n".join(lines) + b"\n")
+                if self._durability == "always":
+                    os.fdatasync(self._fd)
+            except OSError as exc:
+                raise StorageError(f"{self._path}: append failed: {exc.strerror}") from exc
+            leaves = [hashlib.sha256(b"\x00" + line).digest() for line in lines]
+            self._write_nodes(ends, leaves)
+            self._known = True
+            if self._durability == "batch":
+                if not self._pending:
+                    self._pending_since = time.monotonic()
+                self._pending += len(lines)
+                if (
+                    self._pending >= BATCH_MAX_RECORDS
+                    or time.monotonic() - self._pending_since >= BATCH_MAX_DELAY
+                ):
+                    self._sync()
+            return n, leaves
+
+    def _sync(self) -> None:
+        try:
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            raise StorageError(f"{self._path}: fdatasync failed: {exc.strerror}") from exc
+        self._pending = 0
+
+    def flush(self) -> None:
+        """fdatasync the log if appends are pending (``batch`` group commit).
+
+        Raises:
+            StorageError: the sync failed.
+        """
+        with self._mutex:
+            if self._pending and not self._closed:
+                self._sync()
+
+    def close(self) -> None:
+        """Flush and close (idempotent)."""
+        with self._mutex:
+            if self._closed:
+                return
+            try:
+                self.flush()
+            finally:
+                self._closed = True
+                self._sidecar.close()
+                os.close(self._fd)
+
+    def perfect(self, level: int, index: int) -> bytes:
+        """Stored subtree hash from the sidecar (one ``pread``).
+
+        Raises:
+            StorageError: not stored.
+        """
+        return self._sidecar.node(level, index)
+
+    def lines(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        """Stream the file's lines from record ``start`` (raw bytes, damaged tail included).
+
+        Raises:
+            StorageError: ``start`` is beyond the indexed records.
+        """
+        with self._locked():
+            self._refresh()
+            if start and start > self._n:
+                raise StorageError(f"{self._path}: no record {start}")
+            offset = self._sidecar.offset(start - 1) if start else 0
+        return self._read_lines(offset, None if stop is None else max(stop - start, 0))
+
+    def _read_lines(self, offset: int, count: int | None) -> Iterator[bytes]:
+        with open(self._path, "rb", buffering=_CHUNK) as handle:
+            handle.seek(offset)
+            for i, raw in enumerate(handle):
+                if count is not None and i >= count:
+                    return
+                yield raw[:-1] if raw.endswith(b"\n") else raw
+
+    def line(self, index: int) -> bytes:
+        """The stored line of record ``index``.
+
+        Raises:
+            StorageError: no such record.
+        """
+        with self._locked():
+            self._refresh()
+            if not 0 <= index < self._n:
+                raise StorageError(f"{self._path}: no record {index} (size {self._n})")
+            start = self._sidecar.offset(index - 1) if index else 0
+            stop = self._sidecar.offset(index)
+            return os.pread(self._fd, stop - start - 1, start)
+
+    def fsck(self) -> dict[str, Any]:
+        """Check the tail and every sidecar entry against the log; rebuild a stale sidecar.
+
+        Returns:
+            The report described in :meth:`dta.audit.stores.Store.fsck`.
+        """
+        with self._locked():
+            self._known = False
+            self._refresh()
+            problems: list[str] = []
+            rebuilt: list[str] = []
+            if self._damage is not None:
+                d = self._damage
+                problems.append(f"{d['kind']} tail at index {d['index']}: {d['reason']}")
+            if not self._sidecar_ok():
+                rebuilt.append("sidecar")
+                self._sidecar.truncate(0)
+                self._known = False
+                self._end = 0
+                self._refresh()
+            damage = self._damage
+            return {
+                "store": "jsonl",
+                "url": self.url,
+                "size": self._n,
+                "ok": not problems,
+                "torn": None
+                if damage is None or damage["kind"] != "torn"
+                else {"offset": damage["offset"], "bytes": damage["bytes"]},
+                "problems": problems,
+                "rebuilt": rebuilt,
+            }
+
+    def _sidecar_ok(self) -> bool:
+        rb = RootBuilder()
+        end = 0
+        for index, line in enumerate(self._read_lines(0, self._n)):
+            end += len(line) + 1
+            if self._sidecar.offset(index) != end:
+                return False
+            for node in rb.append(hashlib.sha256(b"\x00" + line).digest()):
+                if self._sidecar.node(node.level, node.index) != node.hash:
+                    return False
+        return True
+
+    def repair(self) -> dict[str, Any]:
+        """Move a torn tail aside into ``<log>.torn-<time>-<offset>`` and cut the log there.
+
+        Raises:
+            StorageError: the damage is corruption, not a torn tail, or the move failed.
+        """
+        with self._locked():
+            self._known = False
+            self._refresh()
+            d = self._damage
+            if d is None:
+                return {"repaired": False, "moved_to": None, "bytes": 0, "size": self._n}
+            if d["kind"] != "torn":
+                raise StorageError(
+                    f"{self._path}: damage at index {d['index']} is not a torn tail "
+                    f"({d['reason']}); refusing to repair — verify the log"
+                )
+            offset, size = d["offset"], os.fstat(self._fd).st_size
+            data = os.pread(self._fd, size - offset, offset)
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            aside = self._path.with_name(f"{self._path.name}.torn-{stamp}-{offset}")
+            try:
+                fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                try:
+                    _write_all(fd, data)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                _fsync_dir(self._path.parent.resolve())
+                os.ftruncate(self._fd, offset)
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise StorageError(f"{self._path}: repair failed: {exc.strerror}") from exc
+            self._known = False
+            self._refresh()
+            return {"repaired": True, "moved_to": str(aside), "bytes": len(data), "size": self._n}
+
+
+class _Lock:
+    """Thread mutex + exclusive ``flock`` on the log file."""
+
+    def __init__(self, store: JSONLStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> None:
+        self._store._mutex.acquire()
+        try:
+            fcntl.flock(self._store._fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            self._store._mutex.release()
+            raise StorageError(f"{self._store._path}: cannot lock: {exc.strerror}") from exc
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            fcntl.flock(self._store._fd, fcntl.LOCK_UN)
+        finally:
+            self._store._mutex.release()
