@@ -10,15 +10,9 @@ The top-level package re-exports the strict JSON layer; the feature packages (``
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from dta import errors
 from dta._json import MAX_DEPTH, MAX_SAFE_INTEGER, canonical_bytes, dumps, loads, loads_canonical
-
-try:
-    __version__ = version("dta")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0+unknown"
+from dta._version import __version__
 
 __all__ = [
     "MAX_DEPTH",
