@@ -158,6 +158,7 @@ class CollisionIndex:
     def __init__(self) -> None:
         self._files: dict[str, str] = {}
         self._dirs: dict[str, str] = {}
+        self._last_dir = ""
 
     def add(self, path: str) -> str | None:
         """Record a file path; return why it collides with an earlier one, or None.
@@ -174,6 +175,10 @@ class CollisionIndex:
         if earlier is not None:
             return f"is also a directory of {_show(earlier)}"
         self._files[key] = path
+        end = key.rfind("/")
+        if end <= 0 or key[:end] == self._last_dir:
+            return None  # no directory, or the same one as the previous path (sorted input)
+        self._last_dir = key[:end]
         end = len(key)
         while True:
             end = key.rfind("/", 0, end)

@@ -1,0 +1,194 @@
+"""Manifests: dta vs bagit-python (create / validate), hashing vs raw hashlib, peak RSS.
+
+Figures, all measured in this one run:
+
+* create on 20,000 files of 4 KiB: ``dta.manifest.build_manifest`` + writing the manifest file
+  (canonical JSON, as ``dta manifest create`` does),
+  vs ``bagit.make_bag(processes=1, checksums=["sha256"])`` on a fresh copy of the same tree
+  (make_bag moves files into ``data/``; the copy is not timed). Goal: dta >= 5x faster.
+* verify of the same tree: read the manifest file + ``verify_tree`` vs ``Bag(path).validate()``
+  (processes=1). Goal: dta >= 5x faster.
+* hashing throughput on 4 files of 256 MiB (page cache warm): ``hash_tree`` with all cores vs
+  raw ``hashlib.file_digest`` single-threaded MB/s x cores used. Goal: >= 90%.
+* peak RSS of a fresh process that builds and writes the manifest of a 200,000-file tree
+  (``ru_maxrss``). Goal: < 250 MB.
+
+Trees are generated once under ``benchmarks/.cache/manifest`` (gitignored); the 256 MiB files
+are deleted after the run. ``DTA_BENCH_QUICK=1`` shrinks every size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from _harness import Row, median_time, quick
+from dta import canonical_bytes, loads_canonical
+from dta.manifest import build_manifest, verify_tree
+
+CACHE = Path(__file__).resolve().parent / ".cache" / "manifest"
+REF = {"id": "urn:uuid:00000000-0000-4000-8000-000000000000", "version": 1}
+REF["digest"] = {"sha256": "00" * 32}  # type: ignore[assignment]
+
+
+def _make_tree(root: Path, count: int, size: int, per_dir: int = 500) -> Path:
+    marker = root / ".complete"
+    if marker.exists():
+        return root / "tree"
+    shutil.rmtree(root, ignore_errors=True)
+    tree = root / "tree"
+    block = os.urandom(size + count)
+    for i in range(count):
+        directory = tree / f"d{i // per_dir:04d}"
+        if i % per_dir == 0:
+            directory.mkdir(parents=True)
+        (directory / f"f{i:07d}.dat").write_bytes(block[i : i + size])
+    marker.write_text("ok")
+    return tree
+
+
+def _build(tree: Path, out: Path, workers: int | None = None) -> None:
+    body = build_manifest(
+        tree,
+        agreement_ref=REF,
+        sender="a",
+        recipient="b",
+        purpose="bench",
+        sequence=1,
+        previous=None,
+        classification=None,
+        default_level="internal",
+        workers=workers,
+        progress=False,
+    )
+    out.write_bytes(canonical_bytes(body) + b"\n")  # what `dta manifest create` writes
+
+
+def _verify(tree: Path, manifest: Path) -> None:
+    data = manifest.read_bytes().rstrip(b"\n")
+    check = verify_tree(loads_canonical(data, max_size=1 << 30), tree)
+    if not check.ok:
+        raise RuntimeError(f"verify failed: {check.findings[:3]}")
+
+
+def _bagit_rows(count: int, repeat: int) -> list[Row]:
+    import bagit
+
+    tree = _make_tree(CACHE / f"small-{count}", count, 4096)
+    manifest = CACHE / f"small-{count}.manifest.json"
+    bag_dir = CACHE / "bag"
+
+    def fresh_copy() -> None:
+        shutil.rmtree(bag_dir, ignore_errors=True)
+        shutil.copytree(tree, bag_dir)
+
+    peer_times = []
+    for _ in range(repeat):
+        fresh_copy()
+        start = time.perf_counter()
+        bagit.make_bag(str(bag_dir), processes=1, checksums=["sha256"])
+        peer_times.append(time.perf_counter() - start)
+    peer_create = sorted(peer_times)[len(peer_times) // 2]
+    bag = bagit.Bag(str(bag_dir))
+    peer_verify = median_time(lambda: bag.validate(processes=1), repeat=repeat)
+    shutil.rmtree(bag_dir, ignore_errors=True)
+
+    _build(tree, manifest)  # warm-up
+    dta_create = median_time(lambda: _build(tree, manifest), repeat=repeat)
+    dta_verify = median_time(lambda: _verify(tree, manifest), repeat=repeat)
+    label = f"{count:,} files x 4 KiB"
+    return [
+        Row("manifest", f"create, {label}", "s", dta_create, "bagit make_bag (processes=1)",
+            peer_create, higher_is_better=False, goal=">= 5x faster",
+            met=peer_create / dta_create >= 5),
+        Row("manifest", f"verify, {label}", "s", dta_verify, "bagit Bag.validate (processes=1)",
+            peer_verify, higher_is_better=False, goal=">= 5x faster",
+            met=peer_verify / dta_verify >= 5),
+    ]  # fmt: skip
+
+
+def _throughput_row(size_mib: int, repeat: int) -> Row:
+    from dta._hashing import hash_tree
+
+    root = CACHE / f"large-{size_mib}"
+    tree = _make_large(root, size_mib)
+    files = sorted(tree.iterdir())
+    total = sum(f.stat().st_size for f in files)
+    cores = min(os.cpu_count() or 1, len(files))
+
+    def raw() -> None:
+        for path in files:
+            with path.open("rb") as handle:
+                hashlib.file_digest(handle, "sha256")
+
+    raw()  # warm the page cache
+    raw_single = total / median_time(raw, repeat=repeat) / 1e6
+    ours = total / median_time(lambda: hash_tree(tree, workers=cores), repeat=repeat) / 1e6
+    peer = raw_single * cores
+    shutil.rmtree(root, ignore_errors=True)
+    return Row("manifest", f"SHA-256 throughput, 4 files x {size_mib} MiB, {cores} cores", "MB/s",
+               ours, f"raw hashlib.file_digest x {cores} cores", peer, goal=">= 90% of peer",
+               met=ours >= 0.9 * peer)  # fmt: skip
+
+
+def _make_large(root: Path, size_mib: int) -> Path:
+    tree = root / "tree"
+    if (root / ".complete").exists():
+        return tree
+    tree.mkdir(parents=True, exist_ok=True)
+    chunk = os.urandom(1 << 20)
+    for i in range(4):
+        with (tree / f"big{i}.bin").open("wb") as handle:
+            for j in range(size_mib):
+                handle.write(chunk[j % 7 :] + chunk[: j % 7])
+    (root / ".complete").write_text("ok")
+    return tree
+
+
+_RSS_SCRIPT = textwrap.dedent(
+    """
+    import resource, sys
+    sys.path.insert(0, sys.argv[3])
+    from pathlib import Path
+    from bench_manifest import _build
+    _build(Path(sys.argv[1]), Path(sys.argv[2]))
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """
+)
+
+
+def _rss_row(count: int) -> Row:
+    tree = _make_tree(CACHE / f"many-{count}", count, 64, per_dir=1000)
+    out = CACHE / f"many-{count}.manifest.json"
+    here = str(Path(__file__).resolve().parent)
+    proc = subprocess.run(
+        [sys.executable, "-c", _RSS_SCRIPT, str(tree), str(out), here],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    peak_mb = int(proc.stdout.split()[-1]) / 1024
+    base = subprocess.run(
+        [sys.executable, "-c", "import resource, dta.manifest, orjson; "
+         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    base_mb = int(base.stdout.split()[-1]) / 1024
+    out.unlink(missing_ok=True)
+    return Row("manifest", f"peak RSS, create {count:,}-file manifest", "MB", peak_mb,
+               "python + dta imported (baseline)", base_mb, higher_is_better=False,
+               goal="< 250 MB", met=peak_mb < 250)  # fmt: skip
+
+
+def main() -> list[Row]:
+    """Generate (once) the trees, run each figure with its peer, return the rows."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    small = quick()
+    rows = _bagit_rows(2_000 if small else 20_000, 3 if small else 5)
+    rows.append(_throughput_row(16 if small else 256, 3 if small else 5))
+    rows.append(_rss_row(20_000 if small else 200_000))
+    return rows
