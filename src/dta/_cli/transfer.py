@@ -6,7 +6,6 @@ is reported with the record index (exit 1); an unreadable log is exit 2.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import click
@@ -24,8 +23,9 @@ def transfer() -> None:
 
 
 def _records(path: str) -> list[Any]:
-    audit = importlib.import_module("dta.audit")
-    with audit.AuditLog.open(path) as log:
+    from dta.audit import AuditLog
+
+    with AuditLog.open(path) as log:
         return list(log.records())
 
 
