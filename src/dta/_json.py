@@ -23,12 +23,15 @@ UTF-16 code units of their names, no insignificant whitespace, minimal string es
 ECMAScript form, UTF-8 output; values JCS cannot represent exactly raise ``CanonicalError``.
 
 Fast path of :func:`canonical_bytes` and why it equals JCS. ``orjson.dumps(obj, option=SORT_KEYS |
-STRICT_INTEGER | PASSTHROUGH_SUBCLASS)`` is used, and its output accepted only when afterwards
+STRICT_INTEGER | PASSTHROUGH_SUBCLASS | PASSTHROUGH_DATACLASS | PASSTHROUGH_DATETIME)`` is used,
+and its output accepted only when afterwards
 
 (a) a breadth-first walk with ``gc.get_referents`` (C code; for a dict it yields the values, for a
-    list or tuple the items) finds only exact ``dict``, ``list``, ``tuple``, ``str``, ``int``,
-    ``bool`` and ``None`` on at most :data:`MAX_DEPTH` levels — so no floats (orjson would write
-    NaN as ``null`` and finite floats in a non-ECMAScript layout) and no subclasses;
+    list or tuple the items), type-checking each level before descending, finds only exact
+    ``dict``, ``list``, ``tuple``, ``str``, ``int``, ``bool`` and ``None`` on at most
+    :data:`MAX_DEPTH` levels — so no floats (orjson would write NaN as ``null`` and finite floats
+    in a non-ECMAScript layout), no subclasses and none of the types orjson serialises natively
+    but JSON does not have (UUID, Enum, Fragment, ...);
 (b) the output does not contain both a character >= U+10000 and one in U+E000..U+FFFF.
 
 Given (a) and orjson's success: every member name is an exact ``str`` (orjson raises otherwise),
@@ -76,9 +79,17 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 _PLAIN_TYPES: frozenset[type] = frozenset({dict, list, tuple, str, int, bool, type(None)})
 _WITH_FLOAT: frozenset[type] = _PLAIN_TYPES | {float}
-_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER | orjson.OPT_PASSTHROUGH_SUBCLASS
+# Sorted keys, 53-bit integers; subclasses, dataclasses and datetimes are refused (-> full path).
+_ORJSON_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_STRICT_INTEGER
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
 _referents = gc.get_referents
 _orjson_dumps = orjson.dumps
+_orjson_loads = orjson.loads
 
 
 class _Reject(Exception):
@@ -130,8 +141,10 @@ _DECODERS = {
 def _levels(value: Any, types: frozenset[type]) -> int:
     """Levels of ``value`` (1 for a scalar; more than MAX_DEPTH reported as MAX_DEPTH + 1).
 
-    Returns -1 if a type outside ``types`` occurs. ``value`` must be acyclic (callers ensure it:
-    it was parsed, or orjson serialised it, which rejects cycles).
+    Returns -1 if a type outside ``types`` occurs. Each level is type-checked *before* its
+    referents are taken, so the walk never leaves plain containers (the referents of other
+    objects are classes, modules, the whole heap). ``value`` must be acyclic (callers ensure
+    it: it was parsed, or orjson serialised it, which rejects cycles).
     """
     refs = [value]
     levels = 0
@@ -273,10 +286,12 @@ def loads_canonical(
     """Parse ``line`` with all :func:`loads` rules and require it to be canonical (RFC 8785).
 
     This is the audit-log verifier's check ``canonical_bytes(loads(line)) == line`` done fast:
-    orjson parses, the fast canonical path re-serialises, and equal bytes prove the line strict
-    (the canonical form of any value has no duplicate names, whitespace, BOM or odd numbers; the
-    fast path admits no floats, big integers, lone surrogates or deep nesting). Anything else is
-    decided by the precise path, which raises the located error.
+    orjson parses and re-serialises (sorted keys, 53-bit integers); if that gives ``line`` back,
+    and the value passes the fast path's walk (no float, at most MAX_DEPTH deep) and is safe for
+    the UTF-16 member order, then ``line`` is the JCS form of the value (module docstring), and
+    being canonical it has no duplicate names, whitespace, BOM, lone surrogates or odd numbers, so
+    :func:`loads` would accept it with the same value. Anything else is decided by the precise
+    path, which raises the located error.
 
     Args:
         line: The bytes of one document (for a JSONL record: without the newline).
@@ -294,11 +309,16 @@ def loads_canonical(
     raw = line if isinstance(line, bytes) else bytes(line)
     if len(raw) <= max_size:
         try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass
+            value = _orjson_loads(raw)
+            out = _orjson_dumps(value, None, _ORJSON_OPTIONS)
+        except (orjson.JSONDecodeError, TypeError):
+            pass  # the precise path below says what is wrong
         else:
-            if _fast(value) == raw:
+            if (
+                out == raw
+                and 0 < _levels(value, _PLAIN_TYPES) <= MAX_DEPTH
+                and (raw.isascii() or _order_safe(raw))
+            ):
                 return value
     value = loads(raw, allow_floats=allow_floats, max_size=max_size)
     expected = canonical_bytes(value)
