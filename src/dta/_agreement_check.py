@@ -22,6 +22,7 @@ field or path it concerns; the decision allows the transfer only when there is n
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -279,15 +280,21 @@ def _check_permission(
         "level": agreement.level_rank(_str(body, "level")),
         "category": frozenset(c for c in body.get("categories", []) if isinstance(c, str)),
     }
-    item_contexts = []
+    sets: dict[tuple[str, ...], frozenset[str]] = {}
+    item_values: list[tuple[str, str, dict[str, Any]]] = []
     for i, item in enumerate(items):
-        ctx = dict(context)
-        ctx.update(
-            level=agreement.level_rank(_str(item, "level")),
-            category=frozenset(c for c in item.get("categories", []) if isinstance(c, str)),
-            fileFormat=_str(item, "media_type"),
+        cats = tuple(item.get("categories", []))
+        item_values.append(
+            (
+                f"items/{i}",
+                _str(item, "path"),
+                {
+                    "level": agreement.level_rank(_str(item, "level")),
+                    "category": sets.setdefault(cats, frozenset(cats)),
+                    "fileFormat": _str(item, "media_type"),
+                },
+            )
         )
-        item_contexts.append((f"items/{i}", _str(item, "path"), ctx))
 
     rule = agreement.transfer_permission(sender, recipient)
     assert rule is not None  # checked by _check_parties
@@ -296,8 +303,14 @@ def _check_permission(
             field_name = {"level": "level", "category": "categories"}.get(
                 constraint.left, "media_type"
             )
-            for where, path, ctx in item_contexts:
-                if ctx["level"] is not None and not constraint.evaluate(ctx[constraint.left]):
+            memo: dict[Any, bool] = {}  # many items share values: evaluate each value once
+            for where, path, values in item_values:
+                value = values[constraint.left]
+                if values["level"] is None:
+                    continue  # reported as unknown-level
+                if value not in memo:
+                    memo[value] = constraint.evaluate(value)
+                if not memo[value]:
                     _fail(constraint, f"{where}/{field_name}", out, f"item {path!r}")
             if (
                 constraint.left != "fileFormat"
@@ -311,9 +324,15 @@ def _check_permission(
     for prohibition in agreement.rules["prohibition"]:
         if prohibition.action != "transfer" or prohibition.assignee not in (None, recipient):
             continue
-        for where, path, ctx in item_contexts:
-            if ctx["level"] is not None and prohibition.applies(ctx):
-                label = prohibition.uid or prohibition.description or "a transfer prohibition"
+        label = prohibition.uid or prohibition.description or "a transfer prohibition"
+        applies: dict[tuple[Any, ...], bool] = {}
+        for where, path, values in item_values:
+            if values["level"] is None:
+                continue
+            key = (values["level"], values["category"], values["fileFormat"])
+            if key not in applies:
+                applies[key] = prohibition.applies(ChainMap(values, context))
+            if applies[key]:
                 out.add("prohibited-by-rule", f"item {path!r} is prohibited by {label}", where)
 
 
