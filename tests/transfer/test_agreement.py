@@ -247,3 +247,25 @@ def test_duties_lists_obligations_and_permission_duties(world: World) -> None:
         ("witnessAuditLog", "obligation"),
         ("delete", "us-to-cn"),
     }
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [None, [], {}, {"signed": 1}, {"signed": {}, "signatures": []},
+     {"signed": {"_type": "dta.agreement"}, "signatures": []}, "agreement"],
+)
+def test_verify_agreement_hostile_documents_raise_typed_errors(doc: Any) -> None:
+    """Whatever is passed, verify_agreement raises a dta error with a message, never crashes."""
+    from dta.errors import Error
+
+    with pytest.raises(Error, match=r"\w"):
+        verify_agreement(doc, now=NOW)
+
+
+def test_agreement_signatures_wrapped_in_extra_members_rejected(world: World) -> None:
+    """Signature wrapping: unknown envelope members make the agreement fail verification."""
+    from dta.errors import Error
+
+    wrapped = {**world.doc, "unsigned": {"title": "evil"}}
+    with pytest.raises(Error):
+        verify_agreement(wrapped, now=NOW)
