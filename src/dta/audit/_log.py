@@ -17,6 +17,7 @@ Rules this module enforces:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -27,13 +28,15 @@ from dta._json import loads
 from dta.audit._checkpoint import Checkpoint, sign_checkpoint
 from dta.audit._merkle import consistency_proof, inclusion_proof, root
 from dta.audit._proofbundle import make_proof_bundle
-from dta.audit._record import MAX_LINE, build_line
+from dta.audit._record import MAX_LINE, prepare_record
 from dta.audit._verify import VerifyReport, verify_lines
 from dta.audit.stores import Store, open_store
 from dta.errors import ProofError, SchemaError
 from dta.keys import Signer
 
 __all__ = ["AuditLog"]
+
+_sha256 = hashlib.sha256
 
 
 class AuditLog:
@@ -132,15 +135,14 @@ class AuditLog:
         items = list(events)
         if not items:
             return []
-        # Validate everything before taking the lock; the real index/prev are set under it.
-        for event in items:
-            build_line(event, 0, bytes(32), now=now)
+        # Check everything before taking the lock; only index and prev are set under it.
+        prepared = [prepare_record(event, now=now) for event in items]
 
         def build(n: int, prev: bytes) -> Sequence[bytes]:
             out = []
-            for offset, event in enumerate(items):
-                line = build_line(event, n + offset, prev, now=now)
-                prev = _leaf(line)
+            for offset, record in enumerate(prepared):
+                line = record.line(n + offset, prev)
+                prev = _sha256(b"\x00" + line).digest()
                 out.append(line)
             return out
 
@@ -298,9 +300,3 @@ class AuditLog:
             StorageError: the damage is not a torn tail.
         """
         return self._store.repair()
-
-
-def _leaf(line: bytes) -> bytes:
-    import hashlib
-
-    return hashlib.sha256(b"\x00" + line).digest()

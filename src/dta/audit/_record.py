@@ -36,10 +36,13 @@ __all__ = [
     "RECORD_TYPE",
     "SPEC_VERSION",
     "AuditRecord",
+    "PreparedRecord",
     "build_line",
     "check_action",
     "check_record",
     "format_time",
+    "prepare_record",
+    "record_line",
 ]
 
 RECORD_TYPE = "dta.audit-record"
@@ -150,12 +153,85 @@ def _check_refs(rec: Mapping[str, Any]) -> None:
         _digest(agreement["digest"], "/agreement/digest")
 
 
+_SUBJECT_KEYS = frozenset({"_type", "id", "digest"})
+_AGREEMENT_KEYS = frozenset({"id", "digest"})
+_DIGEST_KEYS = frozenset({"sha256"})
+_iso = datetime.fromisoformat
+
+
+def _text_ok(s: Any) -> bool:
+    return type(s) is str and 0 < len(s) <= 1024 and s.isprintable()
+
+
+def _hex_ok(s: Any) -> bool:
+    # 64 characters that decode to 32 bytes leave no room for whitespace; lower() bans A-F.
+    return type(s) is str and len(s) == 64 and len(_fromhex(s)) == 32 and s == s.lower()
+
+
+_fromhex = bytes.fromhex
+_time_match = _TIME.match
+
+
+def _time_ok(t: Any) -> bool:
+    if type(t) is not str or not _time_match(t):
+        return False
+    _iso(t[:19])  # ValueError for an impossible date or time
+    return True
+
+
+def _digest_ok(d: Any) -> bool:
+    return type(d) is dict and d.keys() == _DIGEST_KEYS and _hex_ok(d["sha256"])
+
+
+def _fast_ok(rec: Any) -> bool:
+    """True if ``rec`` certainly passes every check (the verifier's hot path); else False.
+
+    Stricter than the full check in places (printable text only); False sends the record to
+    the full check, which decides and names the failing member.
+    """
+    try:
+        if not (
+            type(rec) is dict
+            and rec.keys() == _MEMBERS
+            and rec["_type"] == RECORD_TYPE
+            and rec["spec_version"] == SPEC_VERSION
+            and type(rec["index"]) is int
+            and 0 <= rec["index"] <= _MAX_INDEX
+            and rec["action"] in ACTIONS
+            and _text_ok(rec["actor"])
+            and type(rec["details"]) is dict
+            and _hex_ok(rec["prev"])
+            and _time_ok(rec["time"])
+        ):
+            return False
+        s = rec["subject"]
+        if not (
+            type(s) is dict
+            and s.keys() == _SUBJECT_KEYS
+            and _text_ok(s["_type"])
+            and _text_ok(s["id"])
+            and _digest_ok(s["digest"])
+        ):
+            return False
+        a = rec["agreement"]
+        return a is None or (
+            type(a) is dict
+            and a.keys() == _AGREEMENT_KEYS
+            and _text_ok(a["id"])
+            and _digest_ok(a["digest"])
+        )
+    except (ValueError, TypeError, KeyError, IndexError):
+        return False
+
+
 def check_record(rec: object) -> dict[str, Any]:
     """Check every rule of a parsed record (not its chain position) and return it.
 
     Raises:
         SchemaError: a member is missing, extra or malformed (the pointer names it).
     """
+    if _fast_ok(rec):
+        return rec  # type: ignore[return-value]
     if not isinstance(rec, dict):
         raise SchemaError("audit record must be a JSON object")
     if rec.keys() != _MEMBERS:
@@ -183,22 +259,21 @@ def check_record(rec: object) -> dict[str, Any]:
     return rec
 
 
-def build_line(
-    event: Mapping[str, Any], index: int, prev: bytes, *, now: datetime | None = None
-) -> bytes:
-    """Build the canonical line of the record for ``event`` at ``index`` after leaf ``prev``.
+def prepare_record(event: Mapping[str, Any], *, now: datetime | None = None) -> PreparedRecord:
+    """Check ``event`` and return its record with index 0 and genesis ``prev`` (to be set later).
+
+    The event's values are deep-copied, so later changes by the caller cannot alter the record.
 
     Args:
         event: ``actor``, ``action``, ``subject``; optional ``agreement``, ``details``, ``time``.
-        index: The record's index.
-        prev: Leaf hash (32 bytes) of record ``index - 1``; 32 zero bytes at index 0.
         now: Time to stamp when the event has no ``time``.
 
     Returns:
-        The record's canonical bytes (no newline).
+        The record's canonical bytes with index and prev left to :meth:`PreparedRecord.line`.
 
     Raises:
-        SchemaError: the event is malformed, or the line is over 65,535 bytes.
+        SchemaError: the event is malformed, not canonical-JSON-safe, or its record would be
+            over 65,535 bytes.
     """
     if not isinstance(event, Mapping):
         raise SchemaError("audit event must be an object")
@@ -213,16 +288,58 @@ def build_line(
     record = {
         "_type": RECORD_TYPE,
         "spec_version": SPEC_VERSION,
-        "index": index,
+        "index": 0,
         "time": event["time"] if event.get("time") is not None else format_time(now),
         "actor": event["actor"],
         "action": event["action"],
         "subject": event["subject"],
         "agreement": event.get("agreement"),
         "details": {} if details is None else details,
-        "prev": prev.hex(),
+        "prev": GENESIS_PREV,
     }
     check_record(record)
+    template = record_line(record, 0, bytes(32))
+    cut = template.rfind(_SLOT)
+    prepared = PreparedRecord(template[:cut], template[cut + len(_SLOT) :])
+    prepared.line((1 << 53) - 1, bytes(32))  # the largest index still fits the limit
+    return prepared
+
+
+_SLOT = b'"index":0,"prev":"' + GENESIS_PREV.encode() + b'"'
+
+
+@attrs.frozen
+class PreparedRecord:
+    """A checked record's canonical bytes with its ``index`` and ``prev`` still open.
+
+    In canonical (sorted) member order ``index`` and ``prev`` are adjacent and follow
+    ``details``; nothing after them (``spec_version``, ``subject``, ``time``) can hold an object
+    member, so the *last* ``"index":0,"prev":"000..."`` in the template is the record's own.
+    """
+
+    head: bytes
+    tail: bytes
+
+    def line(self, index: int, prev: bytes) -> bytes:
+        """The canonical line at ``index`` after leaf ``prev``.
+
+        Raises:
+            SchemaError: the line would be over 65,535 bytes.
+        """
+        line = b'%s"index":%d,"prev":"%s"%s' % (self.head, index, prev.hex().encode(), self.tail)
+        if len(line) > MAX_LINE:
+            raise SchemaError(f"audit record is {len(line)} bytes; the limit is {MAX_LINE}")
+        return line
+
+
+def record_line(record: dict[str, Any], index: int, prev: bytes) -> bytes:
+    """Set ``index`` and ``prev`` of a record dict and return its canonical line.
+
+    Raises:
+        SchemaError: the line is not canonical-JSON-safe or over 65,535 bytes.
+    """
+    record["index"] = index
+    record["prev"] = prev.hex()
     try:
         line = canonical_bytes(record)
     except CanonicalError as exc:
@@ -230,6 +347,17 @@ def build_line(
     if len(line) > MAX_LINE:
         raise SchemaError(f"audit record is {len(line)} bytes; the limit is {MAX_LINE}")
     return line
+
+
+def build_line(
+    event: Mapping[str, Any], index: int, prev: bytes, *, now: datetime | None = None
+) -> bytes:
+    """Build the canonical line of the record for ``event`` at ``index`` after leaf ``prev``.
+
+    Raises:
+        SchemaError: the event is malformed, or the line is over 65,535 bytes.
+    """
+    return prepare_record(event, now=now).line(index, prev)
 
 
 @attrs.frozen
