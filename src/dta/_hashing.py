@@ -25,7 +25,7 @@ import stat
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -143,6 +143,7 @@ def hash_tree(
     workers: int | None = None,
     select: Select | None = None,
     progress: Progress | None = None,
+    known: Container[str] = (),
 ) -> TreeHashes:
     """Walk ``root`` safely and hash every regular file (those ``select`` accepts).
 
@@ -152,6 +153,7 @@ def hash_tree(
         select: Called with each file's path in the calling thread; files it rejects are not
             hashed (the caller records why).
         progress: Called with ``(files, bytes)`` hashed so far, from the calling thread.
+        known: Paths already checked by the caller with the same path rules (skipped here).
 
     Returns:
         The records and the unsafe entries.
@@ -179,14 +181,14 @@ def hash_tree(
         return files if select is None else [f for f in files if select(f[1])]
 
     if count == 1:
-        for handle, files in walk(root, unsafe):
+        for handle, files in walk(root, unsafe, known):
             for batch in _batches(chosen(files), 1):
                 collect([hash_file(handle.fd, name, rel) for name, rel in batch])
         return TreeHashes(records, unsafe)
 
     inflight: deque[Future[list[_Outcome]]] = deque()
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="dta-hash") as pool:
-        for handle, files in walk(root, unsafe):
+        for handle, files in walk(root, unsafe, known):
             for batch in _batches(chosen(files), count):
                 handle.acquire()
                 inflight.append(pool.submit(_hash_batch, handle, batch))

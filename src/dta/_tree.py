@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 
 import attrs
 
@@ -104,7 +104,7 @@ def open_root(root: str | os.PathLike[str]) -> int:
 
 
 def walk(
-    root: str | os.PathLike[str], unsafe: list[UnsafeEntry]
+    root: str | os.PathLike[str], unsafe: list[UnsafeEntry], known: Container[str] = ()
 ) -> Iterator[tuple[DirHandle, list[tuple[str, str]]]]:
     """Walk the tree below ``root`` without following anything.
 
@@ -116,6 +116,7 @@ def walk(
     Args:
         root: The directory to walk (the root itself is opened normally).
         unsafe: Receives every entry that is not a safe regular file or directory.
+        known: Paths the caller already checked with the same rules (not checked again).
 
     Raises:
         InputError: The root cannot be opened.
@@ -125,7 +126,7 @@ def walk(
         while stack:
             handle, prefix = stack.pop()
             try:
-                files = _scan_dir(handle, prefix, stack, unsafe)
+                files = _scan_dir(handle, prefix, stack, unsafe, known)
                 yield handle, files
             finally:
                 handle.release()
@@ -139,6 +140,7 @@ def _scan_dir(
     prefix: str,
     stack: list[tuple[DirHandle, str]],
     unsafe: list[UnsafeEntry],
+    known: Container[str],
 ) -> list[tuple[str, str]]:
     files: list[tuple[str, str]] = []
     try:
@@ -150,7 +152,7 @@ def _scan_dir(
     for entry in entries:
         name = entry.name
         rel = prefix + name
-        problem = path_problem(rel)
+        problem = None if rel in known else path_problem(rel)
         if problem is not None:
             unsafe.append(UnsafeEntry(rel, "unsafe-name", f"name {problem}"))
             continue

@@ -10,21 +10,17 @@ Rules this module enforces (details in the private implementation modules):
 * :mod:`dta._hashing`: streaming SHA-256 over all cores; a file changed while being hashed is
   reported, never given a digest.
 * :mod:`dta._manifest`: the body shape of the ``dta.manifest`` contract, sorted items,
-  classification from a report (or an explicit default level); :func:`verify_tree` refuses an
-  unsafe manifest before reading the tree and explains every discrepancy with its path.
+  classification from a report (or an explicit default level).
+* :mod:`dta._manifest_verify`: :func:`verify_tree` refuses an unsafe manifest before reading
+  the tree and explains every discrepancy with its path.
+* :mod:`dta._manifest_io`: :func:`write_canonical` writes ``canonical_bytes(doc)`` in pieces.
 """
 
 from __future__ import annotations
 
-from dta._manifest import (
-    DEFAULT_LEVELS,
-    Finding,
-    TreeCheck,
-    UnsafeTreeError,
-    build_manifest,
-    media_type,
-    verify_tree,
-)
+from dta._manifest import DEFAULT_LEVELS, UnsafeTreeError, build_manifest, media_type
+from dta._manifest_io import write_canonical
+from dta._manifest_verify import Finding, TreeCheck, verify_tree
 from dta._paths import check_path, path_problem
 from dta._tree import UnsafeEntry
 
@@ -39,4 +35,5 @@ __all__ = [
     "media_type",
     "path_problem",
     "verify_tree",
+    "write_canonical",
 ]

@@ -391,3 +391,27 @@ def test_build_times_must_be_aware(tmp_path: Path) -> None:
         _build(_tree(tmp_path), now=datetime(2027, 1, 1))
     body = _build(tmp_path, expires=datetime(2027, 4, 1, tzinfo=UTC))
     assert body["expires"] == "2027-04-01T00:00:00Z"
+
+
+def test_write_canonical_equals_canonical_bytes() -> None:
+    """The piecewise writer produces exactly canonical_bytes, for big lists and odd keys."""
+    import io
+
+    from dta.manifest import write_canonical
+
+    doc = {
+        "signed": {
+            "items": [
+                {"path": f"p{i}", "n": i, "é": [i, {"b": 1, "a": None}]} for i in range(5000)
+            ],
+            "\u00e9": "x",
+            "\U0001f600": 1,
+            "\uff61": 2,
+            "z": {"nested": list(range(3000)), "k": True},
+        },
+        "signatures": [],
+    }
+    for chunk in (1, 7, 2048):
+        out = io.BytesIO()
+        write_canonical(doc, out, chunk=chunk)
+        assert out.getvalue() == canonical_bytes(doc)

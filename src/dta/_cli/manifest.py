@@ -19,8 +19,7 @@ Rules this module enforces:
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 import orjson
@@ -28,7 +27,7 @@ import orjson
 from dta import envelope, schemas
 from dta._cli._common import emit_json, fail_in, format_option, read_bytes, read_json_file
 from dta._cli.keys import load_signer, passphrase_option
-from dta._json import canonical_bytes, loads, loads_canonical
+from dta._json import loads, loads_canonical
 from dta.errors import CanonicalError, InputError, ManifestError, SchemaError, UsageError
 from dta.manifest import (
     TreeCheck,
@@ -36,6 +35,7 @@ from dta.manifest import (
     build_manifest,
     check_path,
     verify_tree,
+    write_canonical,
 )
 
 __all__ = ["manifest"]
@@ -63,18 +63,23 @@ def _body(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(doc: Any, out: str | None, *, canonical: bool = True) -> None:
-    if canonical:
-        data = canonical_bytes(doc) + b"\n"
-    else:
-        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-    if out is None or out == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return
     try:
-        Path(out).write_bytes(data)
+        if out is None or out == "-":
+            _write_to(doc, sys.stdout.buffer, canonical)
+            sys.stdout.flush()
+            return
+        with open(out, "wb") as handle:
+            _write_to(doc, handle, canonical)
     except OSError as exc:
         raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from exc
+
+
+def _write_to(doc: Any, stream: BinaryIO, canonical: bool) -> None:
+    if canonical:
+        write_canonical(doc, stream)  # in pieces: no second copy of a huge manifest
+    else:
+        stream.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    stream.write(b"\n")
 
 
 def _agreement_ref(path: str) -> dict[str, Any]:

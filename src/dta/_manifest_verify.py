@@ -1,0 +1,218 @@
+"""Check a directory against a received manifest: one finding per path, nothing outside read.
+
+Rules this module enforces:
+
+* Every path a manifest names is checked with :func:`dta._paths.path_problem` and for NFC /
+  case-fold / file-versus-directory duplicates *before* the file system is touched; if any
+  fails, the tree is not opened at all (``TreeCheck.tree_read`` is False).
+* Only files the safe walk (:mod:`dta._tree`) finds are opened; manifest paths are only looked
+  up in a dict, so a manifest cannot direct a read anywhere.
+* Findings have a stable ``kind`` (``missing``, ``extra``, ``modified``, ``size-mismatch``,
+  ``unsafe``, ``changed``, ``unreadable``, ``unsafe-path``, ``duplicate-path``,
+  ``totals-mismatch``), the path, and one clear message; they are sorted by path.
+* Signatures are not checked here (content only).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from dta._hashing import hash_tree, progress_display
+from dta._paths import CollisionIndex, path_problem
+from dta.errors import ManifestError
+
+__all__ = ["Finding", "TreeCheck", "iter_items", "verify_tree"]
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@attrs.frozen
+class Finding:
+    """One discrepancy between a manifest and a directory.
+
+    Attributes:
+        kind: ``missing``, ``extra``, ``modified``, ``size-mismatch``, ``unsafe``,
+            ``unsafe-path``, ``duplicate-path``, ``changed``, ``unreadable`` or
+            ``totals-mismatch``.
+        path: The item path concerned (escaped if it is unprintable); ``""`` for the manifest.
+        message: One clear reason.
+    """
+
+    kind: str
+    path: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return ``{"kind", "path", "message"}``."""
+        return {"kind": self.kind, "path": self.path, "message": self.message}
+
+
+@attrs.frozen
+class TreeCheck:
+    """Result of :func:`verify_tree`.
+
+    Attributes:
+        manifest_id: The manifest's id.
+        findings: Every discrepancy, sorted by path; empty when the tree matches.
+        files: Files the manifest lists.
+        bytes: Bytes the manifest lists.
+        tree_read: False when the manifest was refused before the tree was touched.
+    """
+
+    manifest_id: str
+    findings: tuple[Finding, ...]
+    files: int
+    bytes: int
+    tree_read: bool = True
+
+    @property
+    def ok(self) -> bool:
+        """True when the directory matches the manifest exactly."""
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary; ``discrepancies`` is the list of findings."""
+        return {
+            "ok": self.ok,
+            "manifest": self.manifest_id,
+            "files": self.files,
+            "bytes": self.bytes,
+            "tree_read": self.tree_read,
+            "discrepancies": [f.to_dict() for f in self.findings],
+        }
+
+
+def _show(path: Any) -> str:
+    text = path if isinstance(path, str) else repr(path)
+    return text if path_problem(text) is None else ascii(text)
+
+
+def _expected(body: Mapping[str, Any]) -> tuple[dict[str, tuple[int, str]], list[Finding]]:
+    items = body.get("items")
+    if not isinstance(items, list):
+        raise ManifestError("manifest: items must be a list")
+    expected: dict[str, tuple[int, str]] = {}
+    findings: list[Finding] = []
+    collisions = CollisionIndex()
+    total = 0
+    for i, item in enumerate(items):
+        # Exact-type checks first: parsed JSON is plain dicts, and ABC checks cost ~1 us each.
+        path = item.get("path") if type(item) is dict or isinstance(item, Mapping) else None
+        problem = path_problem(path)
+        if problem is not None:
+            findings.append(Finding("unsafe-path", _show(path), f"items/{i}/path {problem}"))
+            continue
+        assert isinstance(path, str)
+        clash = collisions.add(path)
+        if clash is not None:
+            findings.append(Finding("duplicate-path", path, f"items/{i}/path {clash}"))
+            continue
+        size = item.get("size")
+        digest = item.get("digest")
+        hexdigest = digest.get("sha256") if isinstance(digest, dict | Mapping) else None
+        if type(size) is not int or size < 0:
+            raise ManifestError(f"manifest: items/{i}/size must be a non-negative integer")
+        if type(hexdigest) is not str or not _HEX64.fullmatch(hexdigest):
+            raise ManifestError(f"manifest: items/{i}/digest/sha256 must be 64 lowercase hex")
+        expected[path] = (size, hexdigest)
+        total += size
+    totals = body.get("totals")
+    if (
+        not findings
+        and isinstance(totals, Mapping)
+        and (totals.get("files") != len(items) or totals.get("bytes") != total)
+    ):
+        findings.append(
+            Finding(
+                "totals-mismatch",
+                "",
+                f"totals say {totals.get('files')} files / "
+                f"{totals.get('bytes')} bytes; items add up to {len(items)} / {total}",
+            )
+        )
+    return expected, findings
+
+
+def _manifest_body(manifest_signed: Any) -> Mapping[str, Any]:
+    body = manifest_signed.get("signed") if isinstance(manifest_signed, Mapping) else None
+    if body is None and isinstance(manifest_signed, Mapping):
+        body = manifest_signed
+    if not isinstance(body, Mapping) or body.get("_type") != "dta.manifest":
+        raise ManifestError("not a dta.manifest document")
+    return body
+
+
+def verify_tree(
+    manifest_signed: Any,
+    root: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> TreeCheck:
+    """Check that ``root`` holds exactly the files a manifest lists, with their sizes and digests.
+
+    Signatures are not checked here (see :func:`dta.envelope.verify` and
+    :func:`dta.agreement.check_manifest`); this compares content only.
+
+    Args:
+        manifest_signed: A signed ``dta.manifest`` document (or its body).
+        root: The received directory.
+        workers: Hashing threads (default: CPU count).
+        progress: Show a progress line on stderr (None: only on a terminal).
+
+    Returns:
+        A :class:`TreeCheck`; ``ok`` is True only when nothing is missing, extra, modified,
+        of the wrong size or unsafe.
+
+    Raises:
+        ManifestError: Not a manifest, or an item without a valid size or digest.
+        InputError: The root cannot be opened.
+    """
+    body = _manifest_body(manifest_signed)
+    manifest_id = str(body.get("id", ""))
+    expected, refused = _expected(body)
+    nbytes = sum(size for size, _ in expected.values())
+    if refused:
+        return TreeCheck(manifest_id, tuple(refused), len(expected), nbytes, tree_read=False)
+
+    findings: list[Finding] = []
+    seen: set[str] = set()
+
+    def select(path: str) -> bool:
+        seen.add(path)
+        if path not in expected:
+            findings.append(Finding("extra", path, "file is not listed in the manifest"))
+            return False
+        return True
+
+    with progress_display(progress, "verifying") as update:
+        found = hash_tree(root, workers=workers, select=select, progress=update, known=expected)
+    for path, size, hexdigest in found.records:
+        want_size, want_digest = expected[path]
+        if size != want_size:
+            message = f"size is {size} bytes, manifest says {want_size}"
+            findings.append(Finding("size-mismatch", path, message))
+        elif hexdigest != want_digest:
+            findings.append(Finding("modified", path, "sha256 differs from the manifest"))
+    for entry in found.unsafe:
+        seen.add(entry.path)
+        kind = entry.kind if entry.kind in ("changed", "unreadable") else "unsafe"
+        findings.append(Finding(kind, _show(entry.path), f"{entry.reason}"))
+    findings.extend(
+        Finding("missing", path, "listed in the manifest but not in the directory")
+        for path in expected
+        if path not in seen
+    )
+    findings.sort(key=lambda f: (f.path, f.kind))  # code-point order == UTF-8 byte order
+    return TreeCheck(manifest_id, tuple(findings), len(expected), nbytes)
+
+
+def iter_items(body: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Yield the items of a manifest body (for display)."""
+    items = body.get("items", [])
+    yield from (i for i in items if isinstance(i, Mapping)) if isinstance(items, list) else ()
