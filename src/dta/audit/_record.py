@@ -26,8 +26,8 @@ from typing import Any
 
 import attrs
 
-from dta._json import canonical_bytes
-from dta.errors import CanonicalError, SchemaError
+from dta._json import canonical_bytes, loads_canonical
+from dta.errors import CanonicalError, JSONError, SchemaError
 
 __all__ = [
     "ACTIONS",
@@ -299,6 +299,10 @@ def prepare_record(event: Mapping[str, Any], *, now: datetime | None = None) -> 
     }
     check_record(record)
     template = record_line(record, 0, bytes(32))
+    try:  # exactly what a verifier accepts: strict (no floats, ...) and canonical
+        loads_canonical(template, max_size=MAX_LINE)
+    except JSONError as exc:
+        raise SchemaError(f"audit event is not canonical-JSON-safe: {exc}") from exc
     cut = template.rfind(_SLOT)
     prepared = PreparedRecord(template[:cut], template[cut + len(_SLOT) :])
     prepared.line((1 << 53) - 1, bytes(32))  # the largest index still fits the limit

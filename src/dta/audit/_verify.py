@@ -166,7 +166,7 @@ def _record_fault(
             return Fault(i, "record-inserted", f"record with index {j} repeated at position {i}")
         if nxt == i:
             return Fault(i, "reordered", f"record {j} stands before record {i}")
-        if nxt == j + 1:
+        if nxt == j + 1 or ahead is None:
             return Fault(i, "record-deleted", f"records {i}..{j - 1} are missing")
         if nxt is not None and nxt < i:
             return Fault(i, "record-inserted", f"record {j} inserted at position {i}")
