@@ -32,7 +32,7 @@ def test_record_line_is_canonical_with_genesis_prev() -> None:
 
 def test_issue_vocabulary_is_documented() -> None:
     """Every action the issue names is in the core vocabulary with a description."""
-    for action in [
+    for action in (
         "agreement.signed",
         "transfer.requested",
         "transfer.sent",
@@ -45,7 +45,7 @@ def test_issue_vocabulary_is_documented() -> None:
         "incident.reported",
         "key.rotated",
         "checkpoint.witnessed",
-    ]:
+    ):
         assert ACTIONS[action]
 
 

@@ -1,4 +1,4 @@
-"""Tampering with a log is detected at the right index: byte flips, deletion, insertion, swap, cuts."""
+"""Tampering is detected at the right index: byte flips, deletion, insertion, swap, cuts, forks."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def test_truncation_behind_trusted_checkpoint_detected(cut: int) -> None:
 
 
 def test_truncation_without_checkpoint_is_not_detectable() -> None:
-    """Without a checkpoint, a cleanly truncated log is a valid shorter log (why witnesses exist)."""
+    """Without a checkpoint a cleanly cut log is a valid shorter log (why witnesses exist)."""
     assert verify_lines(LINES[:5]).ok
 
 
