@@ -24,6 +24,7 @@ __all__ = ["COMMANDS", "cli", "main", "run"]
 # name -> "module:attribute" of a click command or group. One line per command; keep sorted.
 COMMANDS: dict[str, str] = {
     "agreement": "dta._cli.agreement:agreement",
+    "audit": "dta._cli.audit:audit",
     "compliance": "dta._cli.compliance:compliance_group",
     "demo": "dta._cli.demo:demo",
     "dsse": "dta._cli.dsse:dsse",
