@@ -1,4 +1,4 @@
-"""CLI: dta audit init|append|verify|checkpoint|prove|verify-proof|witness|fsck|repair|export|show."""
+"""CLI: every dta audit sub-command, its JSON output and its exit codes."""
 
 from __future__ import annotations
 
