@@ -36,6 +36,7 @@ from dta._tree import DirHandle, UnsafeEntry, special_kind, walk
 __all__ = ["CHUNK", "Record", "TreeHashes", "hash_tree", "progress_display"]
 
 CHUNK = 1 << 20
+_SMALL = 64 << 10  # files below this are read with one read() into a fresh bytes object
 _BATCH_FILES = 128
 _FILE_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
 
@@ -74,6 +75,11 @@ def _read_chunk(fd: int, buf: memoryview) -> int:
     return os.readv(fd, [buf])
 
 
+def _read_small(fd: int, size: int) -> bytes:
+    """Read a small file in one call (a seam for fault-injection tests, like ``_read_chunk``)."""
+    return os.read(fd, size) if size else b""
+
+
 def _signature(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
 
@@ -101,16 +107,21 @@ def hash_file(dir_fd: int, name: str, rel: str) -> _Outcome:
             kind, reason = special_kind(before.st_mode)
             return UnsafeEntry(rel, kind, f"{reason} (it replaced a file during the scan)")
         size = before.st_size
-        digest = hashlib.sha256()
-        total = 0
-        buf = _buffer()
         # Read exactly the size fstat reported; growth after that shows in the second fstat.
-        while total < size:
-            n = _read_chunk(fd, buf)
-            if n == 0:
-                break
-            digest.update(buf[:n])
-            total += n
+        if size < _SMALL:
+            data = _read_small(fd, size)
+            digest = hashlib.sha256(data)
+            total = len(data)
+        else:
+            digest = hashlib.sha256()
+            total = 0
+            buf = _buffer()
+            while total < size:
+                n = _read_chunk(fd, buf)
+                if n == 0:
+                    break
+                digest.update(buf[:n])
+                total += n
         after = os.fstat(fd)
     except OSError as exc:
         return UnsafeEntry(rel, "unreadable", (exc.strerror or str(exc)).lower())

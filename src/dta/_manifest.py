@@ -28,7 +28,7 @@ from typing import Any
 
 from dta import schemas
 from dta._hashing import hash_tree, progress_display
-from dta._paths import CollisionIndex
+from dta._paths import CollisionIndex, all_safe_and_distinct
 from dta._tree import UnsafeEntry
 from dta.errors import ManifestError, UsageError
 
@@ -225,12 +225,13 @@ def build_manifest(
     records = found.records
     records.sort()  # code-point order of valid str == byte order of their UTF-8 encoding
     unsafe = list(found.unsafe)
-    collisions = CollisionIndex()
-    for path, _, _ in records:
-        clash = collisions.add(path)
-        if clash is not None:
-            unsafe.append(UnsafeEntry(path, "collision", clash))
-    del collisions
+    if not all_safe_and_distinct([r[0] for r in records]):
+        collisions = CollisionIndex()
+        for path, _, _ in records:
+            clash = collisions.add(path)
+            if clash is not None:
+                unsafe.append(UnsafeEntry(path, "collision", clash))
+        del collisions
     if unsafe:
         unsafe.sort(key=lambda u: u.path)
         first = unsafe[0]

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from dta._hashing import hash_tree, progress_display
-from dta._paths import CollisionIndex, path_problem
+from dta._paths import CollisionIndex, all_safe_and_distinct, path_problem
 from dta.errors import ManifestError
 
 __all__ = ["Finding", "TreeCheck", "iter_items", "verify_tree"]
@@ -100,6 +100,18 @@ def _expected(body: Mapping[str, Any]) -> tuple[dict[str, tuple[int, str]], list
     findings: list[Finding] = []
     collisions = CollisionIndex()
     total = 0
+    try:
+        proven = all_safe_and_distinct([item["path"] for item in items])
+    except (TypeError, KeyError):
+        proven = False
+    if proven:
+        for i, item in enumerate(items):
+            size = item.get("size")
+            digest = item.get("digest")
+            hexdigest = digest.get("sha256") if isinstance(digest, dict | Mapping) else None
+            expected[item["path"]] = _check_item(i, size, hexdigest)
+            total += size
+        items = []  # all checked
     for i, item in enumerate(items):
         # Exact-type checks first: parsed JSON is plain dicts, and ABC checks cost ~1 us each.
         path = item.get("path") if type(item) is dict or isinstance(item, Mapping) else None
@@ -115,27 +127,31 @@ def _expected(body: Mapping[str, Any]) -> tuple[dict[str, tuple[int, str]], list
         size = item.get("size")
         digest = item.get("digest")
         hexdigest = digest.get("sha256") if isinstance(digest, dict | Mapping) else None
-        if type(size) is not int or size < 0:
-            raise ManifestError(f"manifest: items/{i}/size must be a non-negative integer")
-        if type(hexdigest) is not str or not _HEX64.fullmatch(hexdigest):
-            raise ManifestError(f"manifest: items/{i}/digest/sha256 must be 64 lowercase hex")
-        expected[path] = (size, hexdigest)
+        expected[path] = _check_item(i, size, hexdigest)
         total += size
     totals = body.get("totals")
     if (
         not findings
         and isinstance(totals, Mapping)
-        and (totals.get("files") != len(items) or totals.get("bytes") != total)
+        and (totals.get("files") != len(expected) or totals.get("bytes") != total)
     ):
         findings.append(
             Finding(
                 "totals-mismatch",
                 "",
                 f"totals say {totals.get('files')} files / "
-                f"{totals.get('bytes')} bytes; items add up to {len(items)} / {total}",
+                f"{totals.get('bytes')} bytes; items add up to {len(expected)} / {total}",
             )
         )
     return expected, findings
+
+
+def _check_item(i: int, size: Any, hexdigest: Any) -> tuple[int, str]:
+    if type(size) is not int or size < 0:
+        raise ManifestError(f"manifest: items/{i}/size must be a non-negative integer")
+    if type(hexdigest) is not str or not _HEX64.fullmatch(hexdigest):
+        raise ManifestError(f"manifest: items/{i}/digest/sha256 must be 64 lowercase hex")
+    return size, hexdigest
 
 
 def _manifest_body(manifest_signed: Any) -> Mapping[str, Any]:

@@ -22,7 +22,14 @@ import unicodedata
 
 from dta.errors import ManifestError
 
-__all__ = ["MAX_PATH_BYTES", "MAX_SEGMENT_BYTES", "CollisionIndex", "check_path", "path_problem"]
+__all__ = [
+    "MAX_PATH_BYTES",
+    "MAX_SEGMENT_BYTES",
+    "CollisionIndex",
+    "all_safe_and_distinct",
+    "check_path",
+    "path_problem",
+]
 
 MAX_PATH_BYTES = 4096
 MAX_SEGMENT_BYTES = 255
@@ -191,3 +198,41 @@ class CollisionIndex:
                 break
             self._dirs[prefix] = path
         return None
+
+
+# Bulk check over "\n".join(paths) (newline cannot occur in a safe path): any hit means "look at
+# the paths one by one". Each alternative is a rule of path_problem restricted to ASCII.
+_BULK_BAD = re.compile(
+    r"^[~/]|^$|//|/$|[ .](?:/|$)|[\x00-\x09\x0b-\x1f\x7f\\:]|[^/\n]{256}|[^\n]{4097}"
+    r"|(?:^|/)(?:con|prn|aux|nul|com[1-9]|lpt[1-9]) *(?:\.|/|$)",
+    re.M | re.I,
+)
+
+
+def all_safe_and_distinct(paths: list[str]) -> bool:
+    """Fast bulk check: True only if every path is safe ASCII and no two collide.
+
+    False means "not proven here": check the paths one by one (:func:`path_problem`,
+    :class:`CollisionIndex`) to find the problems and their reasons.
+
+    Args:
+        paths: Candidate paths (strings).
+    """
+    if not paths:
+        return True
+    text = "\n".join(paths)
+    if text.count("\n") != len(paths) - 1:
+        return False  # a path itself holds a newline
+    if not text.isascii() or _BULK_BAD.search(text) is not None:
+        return False
+    keys = text.lower().split("\n")
+    unique = set(keys)
+    if len(unique) != len(keys):
+        return False
+    dirs: set[str] = set()
+    for start in {key.rpartition("/")[0] for key in keys}:
+        parent = start
+        while parent and parent not in dirs:
+            dirs.add(parent)
+            parent = parent.rpartition("/")[0]
+    return unique.isdisjoint(dirs)

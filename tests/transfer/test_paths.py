@@ -162,3 +162,27 @@ def test_property_fast_path_agrees_with_reference_rules(path: str) -> None:
     from dta._paths import _detailed_problem
 
     assert (path_problem(path) is None) == (_detailed_problem(path) is None)
+
+
+def _reference_ok(paths: list[str]) -> bool:
+    index = CollisionIndex()
+    return all(path_problem(p) is None and index.add(p) is None for p in paths)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="abcCoOnN1/. ~:\\\t\n", max_size=8), max_size=6))
+def test_property_bulk_check_agrees_with_one_by_one(paths: list[str]) -> None:
+    """The bulk check (joined text, one regex) accepts exactly the lists the per-path rules do."""
+    from dta._paths import all_safe_and_distinct
+
+    assert all_safe_and_distinct(paths) == _reference_ok(paths)
+
+
+def test_bulk_check_refers_non_ascii_to_one_by_one() -> None:
+    """Non-ASCII lists are never proven in bulk (NFC and case folding need the slow path)."""
+    from dta._paths import all_safe_and_distinct
+
+    assert not all_safe_and_distinct(["café", "x"])
+    assert all_safe_and_distinct(["a/b", "a/c", "b"])
+    assert not all_safe_and_distinct(["a/b", "A"])
+    assert not all_safe_and_distinct(["a", "A"])

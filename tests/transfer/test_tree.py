@@ -146,6 +146,25 @@ def test_file_changed_during_hashing_detected(
     ]
 
 
+def test_small_file_truncated_during_hashing_detected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small file (one read) truncated right after it was read gets no digest."""
+    target = tmp_path / "small.csv"
+    target.write_bytes(b"a,b\n1,2\n")
+    original = _hashing._read_small
+
+    def truncate_after_read(fd: int, size: int) -> bytes:
+        data = original(fd, size)
+        os.truncate(target, 2)
+        return data
+
+    monkeypatch.setattr(_hashing, "_read_small", truncate_after_read)
+    result = hash_tree(tmp_path, workers=2)
+    assert result.records == []
+    assert [u.kind for u in result.unsafe] == ["changed"]
+
+
 def test_file_rewritten_in_place_during_hashing_detected(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
