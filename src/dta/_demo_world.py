@@ -220,7 +220,8 @@ class World:
         rc = envelope.sign(rc_body, r.signers[0])
         self.receipts.append(rc)
         if log_received:
-            (sides[r.id].reject if reject else sides[r.id].accept)(rc, now=when)
+            rejected = rc_body["decision"] == "rejected"
+            (sides[r.id].reject if rejected else sides[r.id].accept)(rc, now=when)
         return rc
 
     def record(
