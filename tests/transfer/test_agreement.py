@@ -251,8 +251,15 @@ def test_duties_lists_obligations_and_permission_duties(world: World) -> None:
 
 @pytest.mark.parametrize(
     "doc",
-    [None, [], {}, {"signed": 1}, {"signed": {}, "signatures": []},
-     {"signed": {"_type": "dta.agreement"}, "signatures": []}, "agreement"],
+    [
+        None,
+        [],
+        {},
+        {"signed": 1},
+        {"signed": {}, "signatures": []},
+        {"signed": {"_type": "dta.agreement"}, "signatures": []},
+        "agreement",
+    ],
 )
 def test_verify_agreement_hostile_documents_raise_typed_errors(doc: Any) -> None:
     """Whatever is passed, verify_agreement raises a dta error with a message, never crashes."""
