@@ -39,9 +39,12 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 _ASCII_BAD = re.compile(r"[\x00-\x1f\x7f\\:]")
 # An ASCII path every rule accepts: segments of allowed characters ending in neither space nor
 # dot (which also excludes empty, "." and ".." segments), at most 255 bytes, no leading "~".
-_SEG = r"[^/\x00-\x1f\x7f\\:]{0,254}[^/\x00-\x1f\x7f\\: .]"
+# Each segment starts with a look-ahead refusing Windows device names.
+_NOT_RESERVED = r"(?!(?i:con|prn|aux|nul|com[1-9]|lpt[1-9]) *(?:\.|/|$))"
+_SEG = rf"{_NOT_RESERVED}[^/\x00-\x1f\x7f\\:]{{0,254}}[^/\x00-\x1f\x7f\\: .]"
 _ASCII_SAFE = re.compile(rf"(?!~){_SEG}(?:/{_SEG})*")
-_ASCII_RESERVED = re.compile(r"(?:^|/)(?:con|prn|aux|nul|com[1-9]|lpt[1-9]) *(?:\.|/|$)", re.I)
+_ASCII_NAME = re.compile(_SEG)
+_ASCII_FIRST_NAME = re.compile(rf"(?!~){_SEG}")
 _RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"]
     + [f"{p}{d}" for p in ("COM", "LPT") for d in "123456789\u00b9\u00b2\u00b3"]
@@ -92,14 +95,24 @@ def path_problem(path: object) -> str | None:
     """
     if not isinstance(path, str):
         return "is not a string"
-    if (
-        path.isascii()
-        and len(path) <= MAX_PATH_BYTES
-        and _ASCII_SAFE.fullmatch(path) is not None
-        and _ASCII_RESERVED.search(path) is None
-    ):
-        return None  # fast path: the common case, decided by two regular expressions
+    if path.isascii() and len(path) <= MAX_PATH_BYTES and _ASCII_SAFE.fullmatch(path) is not None:
+        return None  # fast path: the common case, decided by one regular expression
     return _detailed_problem(path)
+
+
+def child_problem(path: str, name: str, first: bool) -> str | None:
+    """:func:`path_problem` of ``path`` = a safe parent path + ``/`` + ``name`` (or ``name``
+    alone when ``first``), checking only the new segment when it is plain ASCII.
+
+    Args:
+        path: The full relative path.
+        name: Its last segment.
+        first: True when ``name`` is the first segment (no parent).
+    """
+    pattern = _ASCII_FIRST_NAME if first else _ASCII_NAME
+    if name.isascii() and len(path) <= MAX_PATH_BYTES and pattern.fullmatch(name) is not None:
+        return None
+    return path_problem(path)
 
 
 def _detailed_problem(path: str) -> str | None:

@@ -26,7 +26,7 @@ from collections.abc import Container, Iterator
 
 import attrs
 
-from dta._paths import path_problem
+from dta._paths import child_problem
 from dta.errors import InputError
 
 __all__ = ["DirHandle", "UnsafeEntry", "open_root", "special_kind", "walk"]
@@ -152,7 +152,7 @@ def _scan_dir(
     for entry in entries:
         name = entry.name
         rel = prefix + name
-        problem = None if rel in known else path_problem(rel)
+        problem = None if rel in known else child_problem(rel, name, not prefix)
         if problem is not None:
             unsafe.append(UnsafeEntry(rel, "unsafe-name", f"name {problem}"))
             continue

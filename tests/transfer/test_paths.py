@@ -186,3 +186,16 @@ def test_bulk_check_refers_non_ascii_to_one_by_one() -> None:
     assert all_safe_and_distinct(["a/b", "a/c", "b"])
     assert not all_safe_and_distinct(["a/b", "A"])
     assert not all_safe_and_distinct(["a", "A"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["", "a/", "x/y/"]),
+    st.text(alphabet="abcCoOnNlLpPtT1. ~:\\\t\u00e9\u202e", min_size=0, max_size=9),
+)
+def test_property_child_check_agrees_with_full_path(parent: str, name: str) -> None:
+    """Checking only the new segment under a safe parent equals checking the whole path."""
+    from dta._paths import child_problem
+
+    path = parent + name
+    assert (child_problem(path, name, not parent) is None) == (path_problem(path) is None)
