@@ -23,10 +23,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from dta.audit._merkle import NodeSource, consistency_proof, inclusion_proof
+from dta.audit._merkle import root as merkle_root
 from dta.audit._merkle_tree import RootBuilder
 from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
 from dta.errors import StorageError
@@ -245,6 +247,75 @@ class SQLiteStore:
         if row is None:
             raise StorageError(f"{self.url}: subtree ({level}, {index}) is not stored")
         return bytes(row[0])
+
+    def _nodes(self, compute: Callable[[NodeSource], Any]) -> Any:
+        """Run a Merkle computation with every node it needs fetched in one query.
+
+        The merkle functions ask for the same subtrees whatever their hashes are, so a first run
+        over a recorder learns which to fetch.
+        """
+        wanted: list[tuple[int, int]] = []
+
+        class _Recorder:
+            def perfect(self, level: int, index: int) -> bytes:
+                wanted.append((level, index))
+                return bytes(32)
+
+        compute(_Recorder())
+        found: dict[tuple[int, int], bytes] = {}
+        leaves = [i for lv, i in wanted if lv == 0]
+        inner = [(lv, i) for lv, i in wanted if lv]
+        with self._mutex:
+            self._check_open()
+            # Point lookups on the primary keys, one statement; only "?" placeholders are
+            # interpolated (their count), never values.
+            parts = ["SELECT 0, idx, leaf FROM dta_records WHERE idx = ?"] * len(leaves)
+            parts += ["SELECT level, idx, hash FROM dta_nodes WHERE level = ? AND idx = ?"] * len(
+                inner
+            )
+            params = [*leaves, *(x for pair in inner for x in pair)]
+            if parts:
+                query = " UNION ALL ".join(parts)
+                for level, idx, h in self._conn.execute(query, params):
+                    found[(level, idx)] = bytes(h)
+
+        class _Fetched:
+            def perfect(self, level: int, index: int) -> bytes:
+                try:
+                    return found[(level, index)]
+                except KeyError:
+                    raise StorageError(f"subtree ({level}, {index}) is not stored") from None
+
+        return compute(_Fetched())
+
+    def root(self, size: int) -> bytes:
+        """Merkle root of ``size`` records (nodes fetched in one query per table).
+
+        Raises:
+            StorageError: a node is missing.
+        """
+        out: bytes = self._nodes(lambda src: merkle_root(size, src))
+        return out
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """Inclusion proof (nodes fetched in one query per table).
+
+        Raises:
+            ProofError: bad index or size.
+            StorageError: a node is missing.
+        """
+        out: list[bytes] = self._nodes(lambda src: inclusion_proof(index, size, src))
+        return out
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """Consistency proof (nodes fetched in one query per table).
+
+        Raises:
+            ProofError: bad sizes.
+            StorageError: a node is missing.
+        """
+        out: list[bytes] = self._nodes(lambda src: consistency_proof(old, new, src))
+        return out
 
     def lines(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
         """Stream stored lines in index order from a private read connection.

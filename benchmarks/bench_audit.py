@@ -1,0 +1,307 @@
+"""Audit log: durable appends (batch / always), full verification, proofs from on-disk stores.
+
+Figures, each beside its reference measured in the same run:
+
+* ``batch`` appends/s of ~1 KB records through ``AuditLog.append`` (one call per record, then
+  ``flush()``; the time includes the flush) for the JSONL and SQLite stores, next to the raw I/O
+  floor: ``flock`` + ``write`` of the same bytes with one ``fdatasync`` per 4,096 records; and
+  through ``append_many`` in batches of 100 (one locked write per batch).
+* ``always`` appends/s next to the raw ``write`` + ``fdatasync`` per record floor (goal >= 70%).
+* Full verification of a 1,000,000-record JSONL log in a fresh subprocess: records/s and peak RSS
+  (``ru_maxrss``), next to reading the same lines and hashing each (the hashing floor).
+* Inclusion proof generation at 1,000,000 records from the on-disk stores (JSONL sidecar,
+  SQLite), median of single timed calls over random indices in a freshly opened log, next to
+  pymerkle 7's SQLite backend on the same entries (fresh tree object, so its cache is cold).
+
+The 1,000,000-record logs (and the pymerkle database) are built once with durability ``none``
+and cached under ``benchmarks/.cache/`` (gitignored). ``DTA_BENCH_QUICK=1`` uses 20,000.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _harness import Row, quick
+from dta.audit import AuditLog
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+AREA = "audit"
+
+
+def _event(i: int, pad: int) -> dict[str, object]:
+    return {
+        "actor": "party:acme",
+        "action": "transfer.sent",
+        "subject": {
+            "_type": "dta.manifest",
+            "id": f"urn:uuid:00000000-0000-4000-8000-{i:012d}",
+            "digest": {"sha256": f"{i:064x}"},
+        },
+        "agreement": {"id": "urn:uuid:agreement-1", "digest": {"sha256": "cd" * 32}},
+        "details": {"transfer": f"t{i}", "from": "agreed", "to": "sent", "pad": "p" * pad},
+        "time": "2026-01-01T00:00:00.000000Z",
+    }
+
+
+ONE_KB = 1024 - 520  # details padding that makes a ~1 KB record line
+
+
+def _append_rate(url: str, n: int, durability: str, batch: int = 1) -> float:
+    events = [_event(i, ONE_KB) for i in range(n)]
+    with AuditLog.open(url, durability=durability, create=True) as log:
+        log.append(events[0])
+        log.flush()
+        start = time.perf_counter()
+        if batch == 1:
+            for ev in events[1:]:
+                log.append(ev)
+        else:
+            for k in range(1, n, batch):
+                log.append_many(events[k : k + batch])
+        log.flush()
+        elapsed = time.perf_counter() - start
+    return (n - 1) / elapsed
+
+
+def _raw_floor(path: Path, n: int, sync_every: int) -> float:
+    line = b"x" * 1023 + b"\n"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        start = time.perf_counter()
+        for i in range(1, n + 1):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, line)
+            if i % sync_every == 0:
+                os.fdatasync(fd)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.fdatasync(fd)
+        return n / (time.perf_counter() - start)
+    finally:
+        os.close(fd)
+
+
+def _append_rows(work: Path) -> list[Row]:
+    n_batch = 3_000 if quick() else 20_000
+    n_always = 200 if quick() else 1_000
+    rows: list[Row] = []
+    floor_batch = _raw_floor(work / "raw-batch", n_batch, 4096)
+    for kind, url in (("JSONL", str(work / "b.jsonl")), ("SQLite", f"sqlite:{work / 'b.db'}")):
+        rate = _append_rate(url, n_batch, "batch")
+        rows.append(
+            Row(
+                AREA,
+                f"batch-mode durable appends/s, ~1 KB records ({kind})",
+                "rec/s",
+                rate,
+                "raw flock+write, fdatasync/4096",
+                floor_batch,
+                goal=">= 20,000/s",
+                met=rate >= 20_000,
+            )
+        )
+    rate = _append_rate(str(work / "m.jsonl"), n_batch, "batch", batch=100)
+    rows.append(
+        Row(
+            AREA,
+            "batch-mode durable appends/s via append_many(100) (JSONL)",
+            "rec/s",
+            rate,
+            "raw flock+write, fdatasync/4096",
+            floor_batch,
+            goal=">= 20,000/s",
+            met=rate >= 20_000,
+        )
+    )
+    floor_always = _raw_floor(work / "raw-always", n_always, 1)
+    for kind, url in (("JSONL", str(work / "a.jsonl")), ("SQLite", f"sqlite:{work / 'a.db'}")):
+        rate = _append_rate(url, n_always, "always")
+        rows.append(
+            Row(
+                AREA,
+                f"always-mode appends/s, ~1 KB records ({kind})",
+                "rec/s",
+                rate,
+                "raw write+fdatasync per record",
+                floor_always,
+                goal=">= 70% of floor",
+                met=rate >= 0.7 * floor_always,
+            )
+        )
+    return rows
+
+
+def _build(size: int) -> Path:
+    """Build (once) the cached JSONL and SQLite logs of ``size`` records."""
+    d = CACHE / f"audit-{size}"
+    marker = d / "done.json"
+    if marker.exists():
+        return d
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    chunk = 10_000
+    roots = []
+    for url in (str(d / "log.jsonl"), f"sqlite:{d / 'log.db'}"):
+        with AuditLog.open(url, durability="none", create=True) as log:
+            for start in range(0, size, chunk):
+                stop = min(size, start + chunk)
+                log.append_many([_event(i, 40) for i in range(start, stop)])
+            roots.append(log.root().hex())
+    if roots[0] != roots[1]:
+        raise RuntimeError("JSONL and SQLite benchmark logs disagree")
+    marker.write_text(json.dumps({"size": size, "root": roots[0]}))
+    return d
+
+
+_VERIFY_CHILD = """
+import json, sys, time
+from dta.audit import AuditLog
+start = time.perf_counter()
+with AuditLog.open(sys.argv[1]) as log:
+    report = log.verify()
+elapsed = time.perf_counter() - start
+assert report.ok, report.fault
+# VmHWM (this process image's peak RSS); ru_maxrss would include the parent's size at fork.
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+print(json.dumps({"n": report.size, "s": elapsed, "rss_kb": int(hwm)}))
+"""
+
+_HASH_CHILD = """
+import hashlib, json, sys, time
+start = time.perf_counter()
+n = 0
+with open(sys.argv[1], "rb", buffering=1 << 20) as f:
+    for line in f:
+        hashlib.sha256(b"\\x00" + line[:-1]).digest()
+        n += 1
+print(json.dumps({"n": n, "s": time.perf_counter() - start}))
+"""
+
+
+def _child(code: str, arg: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", code, arg], capture_output=True, text=True, check=True
+    )
+    result: dict[str, float] = json.loads(out.stdout)
+    return result
+
+
+def _verify_rows(d: Path, size: int) -> list[Row]:
+    got = _child(_VERIFY_CHILD, str(d / "log.jsonl"))
+    floor = _child(_HASH_CHILD, str(d / "log.jsonl"))
+    rate = got["n"] / got["s"]
+    rss = got["rss_kb"] / 1024
+    return [
+        Row(
+            AREA,
+            f"full verification at {size:,} records (JSONL, subprocess)",
+            "rec/s",
+            rate,
+            "read + sha256 per line only",
+            floor["n"] / floor["s"],
+            goal=">= 150,000/s",
+            met=rate >= 150_000,
+        ),
+        Row(
+            AREA,
+            f"verification peak RSS at {size:,} records",
+            "MB",
+            rss,
+            higher_is_better=False,
+            goal="< 100 MB",
+            met=rss < 100,
+        ),
+    ]
+
+
+def _timed_median(fn: object, args: list[int]) -> float:
+    times = []
+    for a in args:
+        start = time.perf_counter()
+        fn(a)  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def _pymerkle_db(d: Path, size: int) -> Path:
+    from pymerkle import SqliteTree
+
+    db = d / "pymerkle.db"
+    marker = d / "pymerkle.done"
+    if marker.exists():
+        return db
+    db.unlink(missing_ok=True)
+    tree = SqliteTree(str(db))
+    with AuditLog.open(str(d / "log.jsonl")) as log:
+        batch: list[bytes] = []
+        for line in log.store.lines():
+            batch.append(line)
+            if len(batch) == 50_000:
+                tree.append_entries(batch)
+                batch = []
+        if batch:
+            tree.append_entries(batch)
+    tree.close()
+    marker.write_text("ok")
+    return db
+
+
+def _proof_rows(d: Path, size: int) -> list[Row]:
+    from pymerkle import SqliteTree
+
+    rng = random.Random(7)
+    idx = [rng.randrange(size) for _ in range(1_000)]
+    peer_tree = SqliteTree(str(_pymerkle_db(d, size)))
+    try:
+        peer_idx = idx[:60]
+        peer = _timed_median(lambda i: peer_tree.prove_inclusion(i + 1, size), peer_idx)
+    finally:
+        peer_tree.close()
+    rows = []
+    for kind, url in (
+        ("JSONL sidecar", str(d / "log.jsonl")),
+        ("SQLite", f"sqlite:{d / 'log.db'}"),
+    ):
+        with AuditLog.open(url) as log:
+            ms = _timed_median(lambda i, lg=log: lg.prove_inclusion(i, size), idx)
+        rows.append(
+            Row(
+                AREA,
+                f"inclusion proof at {size:,} records from {kind} (median)",
+                "ms",
+                ms,
+                "pymerkle 7 SqliteTree, cold",
+                peer,
+                higher_is_better=False,
+                goal="< 0.1 ms",
+                met=ms < 0.1,
+            )
+        )
+    return rows
+
+
+def main() -> list[Row]:
+    """All audit figures (see the module docstring)."""
+    size = 20_000 if quick() else 1_000_000
+    with tempfile.TemporaryDirectory(dir=HERE) as tmp:
+        rows = _append_rows(Path(tmp))
+    d = _build(size)
+    rows.extend(_verify_rows(d, size))
+    rows.extend(_proof_rows(d, size))
+    return rows
+
+
+if __name__ == "__main__":
+    from _harness import print_rows
+
+    print_rows(main())
