@@ -1,0 +1,160 @@
+"""Bilingual (English / Chinese) context words that raise or lower a detector's likelihood.
+
+Rules this module enforces:
+
+* Context is looked for in a window of :data:`BEFORE` characters before and :data:`AFTER` after a
+  match (plus, for CSV cells and JSON members, the column or member name).
+* English words match case-insensitively on ASCII word boundaries; Chinese words match anywhere
+  (Chinese has no spaces), so ``身份证号码110105...`` counts as context.
+* Negative words (order numbers, versions, timestamps, tracking numbers) lower numeric detectors
+  one step when no positive word is present; they never lower a checksum-validated identifier
+  that also has positive context.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["AFTER", "BEFORE", "Context", "context_for"]
+
+BEFORE = 64
+AFTER = 24
+
+_WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "credit_card": (
+        (
+            "card",
+            "credit",
+            "debit",
+            "visa",
+            "mastercard",
+            "amex",
+            "unionpay",
+            "pan",
+            "cc",
+            "payment",
+            "cardholder",
+        ),
+        ("卡号", "信用卡", "银行卡", "借记卡", "银联", "储蓄卡", "卡"),
+    ),
+    "iban": (("iban", "account", "bank", "sepa", "transfer", "bic"), ("账户", "账号", "银行")),
+    "aba_routing": (("routing", "aba", "rtn", "transit", "bank"), ("路由", "银行")),
+    "cn_resident_id": (
+        (
+            "resident id",
+            "id card",
+            "identity",
+            "national id",
+            "citizen id",
+            "prc id",
+            "id no",
+            "id",
+        ),
+        ("身份证", "身份证号", "公民身份号码", "证件号", "居民身份"),
+    ),
+    "cn_uscc": (
+        ("uscc", "social credit", "credit code", "business license", "registration"),
+        ("统一社会信用代码", "信用代码", "营业执照", "税号"),
+    ),
+    "cn_mobile": (
+        ("mobile", "phone", "cell", "tel", "contact", "wechat"),
+        ("手机", "电话", "联系方式", "手机号", "联系电话", "微信"),
+    ),
+    "phone": (
+        ("phone", "tel", "telephone", "mobile", "cell", "fax", "call", "contact"),
+        ("电话", "手机", "传真", "联系"),
+    ),
+    "us_ssn": (("ssn", "social security", "social sec", "ss#", "ss no"), ("社会安全号", "社保号")),
+    "us_itin": (("itin", "taxpayer", "tax id", "individual taxpayer"), ("纳税人识别号", "税号")),
+    "us_ein": (
+        ("ein", "employer identification", "fein", "tax id", "federal tax", "tin"),
+        ("雇主识别号", "税号"),
+    ),
+    "passport_mrz": (("passport", "mrz", "travel document"), ("护照", "旅行证件")),
+    "email": (("email", "e-mail", "mail", "contact"), ("邮箱", "电子邮件", "邮件")),
+    "ipv4": (("ip", "address", "host", "server", "addr"), ("地址", "服务器", "主机")),
+    "ipv6": (("ip", "ipv6", "address", "host"), ("地址", "服务器", "主机")),
+    "aws_access_key": (("aws", "access key", "access_key", "key id", "akid"), ("密钥",)),
+    "jwt": (("token", "bearer", "jwt", "authorization"), ("令牌",)),
+    "eccn": (
+        (
+            "eccn",
+            "export",
+            "ear",
+            "commerce control",
+            "ccl",
+            "classification",
+            "license",
+            "itar",
+            "usml",
+            "export-controlled",
+        ),
+        ("出口管制", "出口", "管制编码", "两用物项", "物项"),
+    ),
+}
+
+_NEGATIVE: tuple[tuple[str, ...], tuple[str, ...]] = (
+    (
+        "order",
+        "invoice",
+        "tracking",
+        "ticket",
+        "version",
+        "build",
+        "release",
+        "timestamp",
+        "sku",
+        "isbn",
+        "serial",
+        "ref",
+        "reference",
+        "batch",
+        "part no",
+        "model",
+        "epoch",
+        "v",
+    ),
+    ("订单", "单号", "版本", "时间戳", "流水号", "批次", "编号", "型号", "发票"),
+)
+
+
+def _compile(english: tuple[str, ...], chinese: tuple[str, ...]) -> re.Pattern[str] | None:
+    parts = [r"(?<![A-Za-z])" + re.escape(w) + r"(?![A-Za-z])" for w in english]
+    parts += [re.escape(w) for w in chinese]
+    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
+
+class Context:
+    """Compiled positive and negative context matchers for one detector type."""
+
+    __slots__ = ("negative", "positive")
+
+    def __init__(self, positive: re.Pattern[str] | None, negative: re.Pattern[str] | None):
+        self.positive = positive
+        self.negative = negative
+
+    def score(self, text: str, start: int, end: int, extra: str = "") -> int:
+        """Return +1 for positive context, -1 for negative only, 0 otherwise."""
+        window = text[max(0, start - BEFORE) : start] + " " + text[end : end + AFTER]
+        if extra:
+            window = f"{window} {extra}"
+        if self.positive is not None and self.positive.search(window):
+            return 1
+        if self.negative is not None and self.negative.search(window):
+            return -1
+        return 0
+
+
+_NEG = _compile(*_NEGATIVE)
+_CACHE: dict[str, Context] = {}
+
+
+def context_for(type_id: str, *, negative: bool = True) -> Context:
+    """Return the :class:`Context` of a detector type (cached)."""
+    key = f"{type_id}/{negative}"
+    found = _CACHE.get(key)
+    if found is None:
+        english, chinese = _WORDS.get(type_id, ((), ()))
+        found = Context(_compile(english, chinese), _NEG if negative else None)
+        _CACHE[key] = found
+    return found

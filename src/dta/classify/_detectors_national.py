@@ -1,0 +1,304 @@
+"""National identifier detectors: US SSN / ITIN / EIN, PRC resident ID and USCC, passport MRZ.
+
+Rules this module enforces:
+
+* ``us_ssn``: ``AAA-GG-SSSS`` (or 9 bare digits with SSN context); area not 000, 666 or 9xx,
+  group not 00, serial not 0000, known advertising numbers rejected (python-stdnum). An SSN
+  cannot be told from any 9-digit number by its digits, so it needs SSN context to reach
+  LIKELY; a dashed valid SSN without context is POSSIBLE.
+* ``us_itin``: ``9XX-GG-SSSS`` with an IRS-assigned group (50-65, 70-88, 90-92, 94-99); LIKELY
+  only with taxpayer context.
+* ``us_ein``: ``NN-NNNNNNN`` with an IRS campus prefix (python-stdnum); LIKELY only with
+  employer/tax context.
+* ``cn_resident_id``: 18 characters (GB 11643-1999 MOD 11-2 check character, ``X`` or ``x``), a
+  real birth date and a known region prefix (python-stdnum); legacy 15-digit numbers are checked
+  for region and birth date (no checksum exists) and reach LIKELY only with ID context.
+* ``cn_uscc``: 18 characters, GB 32100-2015 mod-31 check character (python-stdnum).
+* ``passport_mrz``: ICAO 9303 TD3 two-line machine readable zone; every check digit (document
+  number, birth date, expiry, personal number, composite) must hold for LIKELY.
+"""
+
+# Checkers share one positional signature on the hot path (called per candidate token).
+# ruff: noqa: PLR0917
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from stdnum.cn import ric as _ric
+from stdnum.cn import uscc as _uscc
+from stdnum.exceptions import ValidationError
+from stdnum.us import ein as _ein
+from stdnum.us import ssn as _ssn
+
+from dta.classify._context import context_for
+from dta.classify._findings import Hit, Likelihood
+from dta.classify._normalize import ALNUM_AFTER, ALNUM_BEFORE
+
+__all__ = [
+    "MRZ_RE",
+    "USCC_RE",
+    "check_cn_id",
+    "check_us_tax",
+    "mrz_hit",
+    "uscc_hit",
+]
+
+_SSN_DASHED = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
+_EIN_DASHED = re.compile(r"[0-9]{2}-[0-9]{7}")
+_SSN = context_for("us_ssn")
+_ITIN = context_for("us_itin")
+_EIN = context_for("us_ein")
+_CNID = context_for("cn_resident_id")
+_USCC = context_for("cn_uscc", negative=False)
+_MRZ = context_for("passport_mrz", negative=False)
+_ITIN_GROUPS = frozenset(
+    list(range(50, 66)) + list(range(70, 89)) + [90, 91, 92] + list(range(94, 100))
+)
+
+
+def check_us_tax(tok: str, digits: str, text: str, start: int, end: int, extra: str) -> Hit | None:
+    """Classify a token as a US SSN, ITIN or EIN, or return None."""
+    if len(digits) != 9:
+        return None
+    dashed = _SSN_DASHED.fullmatch(tok) is not None
+    if dashed or tok == digits:
+        if digits[0] == "9":
+            group = int(digits[3:5])
+            ctx = _ITIN.score(text, start, end, extra)
+            if group in _ITIN_GROUPS:
+                if ctx > 0:
+                    return Hit(
+                        start,
+                        end,
+                        "us_itin",
+                        Likelihood.VERY_LIKELY,
+                        "rule",
+                        "ITIN area 9 and IRS group valid; taxpayer context",
+                        digits,
+                    )
+                if dashed:
+                    return Hit(
+                        start,
+                        end,
+                        "us_itin",
+                        Likelihood.POSSIBLE,
+                        "rule",
+                        "ITIN-shaped (area 9, IRS group) without context",
+                        digits,
+                    )
+                return None
+        ctx = _SSN.score(text, start, end, extra)
+        if not dashed and ctx <= 0:
+            return None
+        if not _ssn.is_valid(digits):
+            if ctx <= 0:
+                return None
+            return Hit(
+                start,
+                end,
+                "us_ssn",
+                Likelihood.UNLIKELY,
+                "invalid",
+                "SSN context; area/group/serial rules fail",
+                digits,
+            )
+        if ctx > 0:
+            return Hit(
+                start,
+                end,
+                "us_ssn",
+                Likelihood.VERY_LIKELY,
+                "rule",
+                "SSN area/group/serial rules valid; SSN context",
+                digits,
+            )
+        like = Likelihood.UNLIKELY if ctx < 0 else Likelihood.POSSIBLE
+        return Hit(
+            start,
+            end,
+            "us_ssn",
+            like,
+            "rule",
+            "SSN-shaped and rules valid, but no SSN context",
+            digits,
+        )
+    if _EIN_DASHED.fullmatch(tok) is not None:
+        ctx = _EIN.score(text, start, end, extra)
+        if not _ein.is_valid(tok):
+            if ctx <= 0:
+                return None
+            return Hit(
+                start,
+                end,
+                "us_ein",
+                Likelihood.UNLIKELY,
+                "invalid",
+                "EIN context; unknown IRS campus prefix",
+                digits,
+            )
+        if ctx > 0:
+            return Hit(
+                start,
+                end,
+                "us_ein",
+                Likelihood.VERY_LIKELY,
+                "rule",
+                "EIN with valid IRS campus prefix; employer/tax context",
+                digits,
+            )
+        return Hit(
+            start,
+            end,
+            "us_ein",
+            Likelihood.POSSIBLE,
+            "rule",
+            "EIN-shaped with valid prefix, no context",
+            digits,
+        )
+    return None
+
+
+def _legacy_date(digits: str) -> bool:
+    try:
+        dt.date(1900 + int(digits[6:8]), int(digits[8:10]), int(digits[10:12]))
+    except ValueError:
+        return False
+    return True
+
+
+def check_cn_id(tok: str, digits: str, text: str, start: int, end: int, extra: str) -> Hit | None:
+    """Classify a token as a PRC resident identity card number, or return None."""
+    if tok != digits and not (tok[:-1] == digits and tok[-1] in "Xx"):
+        return None
+    n = len(tok)
+    if n == 18:
+        value = tok.upper()
+        ctx = _CNID.score(text, start, end, extra)
+        try:
+            _ric.validate(value)
+        except ValidationError as exc:
+            if ctx <= 0 or value[:-1] != digits[:17]:
+                return None
+            return Hit(
+                start,
+                end,
+                "cn_resident_id",
+                Likelihood.UNLIKELY,
+                "invalid",
+                f"ID context; GB 11643 check failed ({type(exc).__name__})",
+                value,
+            )
+        like = Likelihood.VERY_LIKELY if ctx > 0 else Likelihood.LIKELY
+        return Hit(
+            start,
+            end,
+            "cn_resident_id",
+            like,
+            "valid",
+            "GB 11643 MOD 11-2 check, birth date and region valid",
+            value,
+            "18",
+        )
+    if n == 15 and tok == digits:
+        ctx = _CNID.score(text, start, end, extra)
+        if ctx <= 0 or not _legacy_date(digits):
+            return None
+        try:
+            _ric.get_birth_place(digits[:6] + "19" + digits[6:] + "0")
+        except ValidationError:
+            return None
+        return Hit(
+            start,
+            end,
+            "cn_resident_id",
+            Likelihood.LIKELY,
+            "rule",
+            "legacy 15-digit ID: region and birth date valid; ID context",
+            digits,
+            "15",
+        )
+    return None
+
+
+USCC_RE = re.compile(
+    ALNUM_BEFORE + r"[1-9A-GY][1-9][0-9]{6}[0-9A-HJ-NPQRTUWXY]{9}[0-9A-HJ-NPQRTUWXY]" + ALNUM_AFTER
+)
+
+
+def uscc_hit(text: str, m: re.Match[str], extra: str) -> Hit | None:
+    """Validate one USCC-shaped match, or return None."""
+    value = m.group(0)
+    start, end = m.span()
+    ctx = _USCC.score(text, start, end, extra)
+    if not _uscc.is_valid(value):
+        if ctx <= 0:
+            return None
+        return Hit(
+            start,
+            end,
+            "cn_uscc",
+            Likelihood.VERY_UNLIKELY,
+            "invalid",
+            "USCC-shaped with context; GB 32100 mod-31 check fails",
+            value,
+        )
+    like = Likelihood.VERY_LIKELY if ctx > 0 else Likelihood.LIKELY
+    return Hit(start, end, "cn_uscc", like, "valid", "GB 32100 mod-31 check character valid", value)
+
+
+MRZ_RE = re.compile(r"P[A-Z<][A-Z<]{3}[A-Z<]{39}[ \t]*\r?\n[ \t]*([A-Z0-9<]{44})" + ALNUM_AFTER)
+_MRZ_WEIGHTS = (7, 3, 1)
+
+
+def _mrz_value(c: str) -> int:
+    if c == "<":
+        return 0
+    if c.isdigit():
+        return ord(c) - 48
+    return ord(c) - 55
+
+
+def mrz_check(field: str) -> str:
+    """Return the ICAO 9303 check digit of ``field``."""
+    total = sum(_mrz_value(c) * _MRZ_WEIGHTS[i % 3] for i, c in enumerate(field))
+    return str(total % 10)
+
+
+def mrz_hit(text: str, m: re.Match[str], extra: str) -> Hit | None:
+    """Validate a TD3 passport MRZ (two lines), or return None."""
+    line2 = m.group(1)
+    start, end = m.span()
+    checks = [
+        (line2[0:9], line2[9]),
+        (line2[13:19], line2[19]),
+        (line2[21:27], line2[27]),
+    ]
+    personal_ok = (line2[42] == "<" and set(line2[28:42]) <= {"<"}) or (
+        mrz_check(line2[28:42]) == line2[42]
+    )
+    composite = line2[0:10] + line2[13:20] + line2[21:43]
+    ok = all(mrz_check(f) == d for f, d in checks) and personal_ok
+    ok = ok and mrz_check(composite) == line2[43]
+    if not ok:
+        return Hit(
+            start,
+            end,
+            "passport_mrz",
+            Likelihood.UNLIKELY,
+            "invalid",
+            "TD3 MRZ shape; an ICAO 9303 check digit fails",
+            line2[:9] + line2[10:13],
+        )
+    ctx = _MRZ.score(text, start, end, extra)
+    return Hit(
+        start,
+        end,
+        "passport_mrz",
+        Likelihood.VERY_LIKELY,
+        "valid",
+        "ICAO 9303 TD3 MRZ, all check digits valid" + ("; passport context" if ctx else ""),
+        line2[:9] + line2[10:13],
+        m.group(0)[2:5],
+    )

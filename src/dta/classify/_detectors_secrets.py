@@ -1,0 +1,183 @@
+"""Credential detectors: PEM private keys, AWS access key ids, JWTs, secrets assigned to names.
+
+Rules this module enforces:
+
+* ``private_key``: a PEM ``-----BEGIN ... PRIVATE KEY-----`` header (PKCS#1/#8, EC, DSA,
+  OpenSSH, encrypted, PGP); with base64 body and the matching END line -> VERY_LIKELY, header
+  alone -> LIKELY. The fingerprint covers the body, never the header.
+* ``aws_access_key``: a known AWS key-id prefix (``AKIA``, ``ASIA``, ...) followed by 16
+  base32 characters (``A-Z2-7``) on token boundaries.
+* ``jwt``: three base64url segments whose header decodes to a JSON object with ``alg``.
+* ``secret_assignment``: a password/secret/token/API-key name (English or Chinese) assigned
+  (``=``, ``:``, ``=>``) a value of >= 12 characters with Shannon entropy >= 3.0 bits per
+  character that is not a placeholder (``changeme``, ``${VAR}``, ``<...>``, ``xxxx``, ``****``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections import Counter
+
+from dta._json import loads
+from dta.classify._findings import Hit, Likelihood
+from dta.errors import JSONError
+
+__all__ = ["aws_hit", "entropy", "jwt_hit", "pem_hit", "secret_hit"]
+
+_PEM = re.compile(
+    r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
+)
+_PEM_BODY = re.compile(
+    r"\s*(?:[A-Za-z0-9+/=:\-, ]*\r?\n)*?\s*([A-Za-z0-9+/=\r\n]{40,}?)\s*-----END "
+)
+
+
+def pem_hit(text: str, pos: int) -> Hit | None:
+    """Classify the PEM header at ``pos``, or return None when it is not a private key."""
+    m = _PEM.match(text, pos)
+    if m is None:
+        return None
+    label = m.group(1)
+    end_marker = f"-----END {label}-----"
+    stop = text.find(end_marker, m.end(), m.end() + 16384)
+    if stop >= 0:
+        body = "".join(text[m.end() : stop].split())
+        return Hit(
+            pos,
+            stop + len(end_marker),
+            "private_key",
+            Likelihood.VERY_LIKELY,
+            "rule",
+            f"PEM {label} block with matching END line",
+            body,
+            label.lower(),
+        )
+    return Hit(
+        pos,
+        m.end(),
+        "private_key",
+        Likelihood.LIKELY,
+        "none",
+        f"PEM {label} header without a complete block",
+        label,
+        label.lower(),
+    )
+
+
+_AWS = re.compile(r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z2-7]{16}")
+
+
+def aws_hit(text: str, pos: int) -> Hit | None:
+    """Classify an AWS access key id at ``pos``, or return None."""
+    m = _AWS.match(text, pos)
+    if m is None:
+        return None
+    end = m.end()
+    if pos > 0 and text[pos - 1].isascii() and text[pos - 1].isalnum():
+        return None
+    if end < len(text) and text[end].isascii() and text[end].isalnum():
+        return None
+    kind = "temporary (STS)" if m.group(0).startswith("ASIA") else "long-term"
+    return Hit(
+        pos,
+        end,
+        "aws_access_key",
+        Likelihood.VERY_LIKELY,
+        "rule",
+        f"AWS {kind} access key id: known prefix and base32 body",
+        m.group(0),
+    )
+
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{8,}")
+
+
+def _b64url(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def jwt_hit(text: str, pos: int) -> Hit | None:
+    """Classify a JWT at ``pos`` (header must decode to JSON with ``alg``), or return None."""
+    m = _JWT.match(text, pos)
+    if m is None:
+        return None
+    header = m.group(0).split(".", 1)[0]
+    try:
+        parsed = loads(_b64url(header))
+    except (JSONError, binascii.Error, ValueError):
+        parsed = None
+    if not isinstance(parsed, dict) or "alg" not in parsed:
+        return Hit(
+            pos,
+            m.end(),
+            "jwt",
+            Likelihood.POSSIBLE,
+            "invalid",
+            "JWT-shaped; header is not a JOSE header",
+            m.group(0),
+        )
+    return Hit(
+        pos,
+        m.end(),
+        "jwt",
+        Likelihood.VERY_LIKELY,
+        "valid",
+        "JWT: three base64url segments, JOSE header with alg",
+        m.group(0),
+    )
+
+
+_NAME = re.compile(
+    r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key"
+    r"|client[_\-]?secret|private[_\-]?key|credential|密码|口令|密钥|令牌|秘钥)"
+    r"[A-Za-z0-9_\-]{0,24}[\"']?\s*(?:=>|=|:)?\Z",
+    re.IGNORECASE,
+)
+VALUE_RE = re.compile(r"[=:]>?[ \t]*[\"']?([A-Za-z0-9+/_\-.~!@#$%^&*]{12,200})")
+_PLACEHOLDER = re.compile(
+    r"(?i)^(?:changeme|change_me|password|secret|example|placeholder|redacted|xxx+|\*+|none|null"
+    r"|true|false|your[_\-].*|<.*>|\$\{.*\}|\{\{.*\}\}|%\(.*\)s|\.\.\.+)$"
+)
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy of ``value`` in bits per character."""
+    counts = Counter(value)
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def secret_hit(text: str, m: re.Match[str], extra: str) -> Hit | None:
+    """Classify an assignment match (from :data:`VALUE_RE`), or return None."""
+    op = m.start()
+    window = text[max(0, op - 48) : op + 1]
+    if _NAME.search(window) is None and (not extra or _NAME.search(extra + ":") is None):
+        return None
+    value = m.group(1).rstrip(".,;")
+    if len(value) < 12 or _PLACEHOLDER.match(value) or value.startswith(("http", "/", "$")):
+        return None
+    h = entropy(value)
+    if h < 3.0:
+        return None
+    classes = sum(
+        (
+            any(c.islower() for c in value),
+            any(c.isupper() for c in value),
+            any(c.isdigit() for c in value),
+            any(not c.isalnum() for c in value),
+        )
+    )
+    like = Likelihood.VERY_LIKELY if h >= 3.5 and classes >= 3 else Likelihood.LIKELY
+    start = m.start(1)
+    return Hit(
+        start,
+        start + len(value),
+        "secret_assignment",
+        like,
+        "rule",
+        f"value assigned to a secret-like name; entropy {h:.1f} bits/char",
+        value,
+    )

@@ -1,0 +1,315 @@
+"""Detection engine: three cheap candidate passes, validators only on candidates, overlap rules.
+
+Rules this module enforces:
+
+* Every pattern used for a full-text pass starts with a plain character class or literal, so the
+  regular-expression engine can skip ahead without trying each position (boundaries are checked
+  by look-behind *after* the first character). Passes: numeric tokens (digits with single
+  space/hyphen/dot separators, ``+``/``(`` prefixes), case-sensitive keywords (credential
+  prefixes, PEM, TLP, markings, EAR99/ITAR/USML, ``P<`` for passport MRZs) and assignment
+  operators (``=``/``:``, for secrets and IPv6); e-mail candidates are found by locating ``@``.
+* A numeric token glued to ASCII letters is not an identifier, except the shapes that legally
+  contain letters: IBAN (two letters before), USCC and ECCN (letters after).
+* Overlapping hits are resolved by likelihood, then checksum-validated before rule-only, then
+  length; the loser is dropped, so one value is reported once.
+* The engine sees normalised text only (see :mod:`dta.classify._normalize`); offsets it returns
+  are character offsets into that text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from dta.classify._detectors_contact import check_ipv4, check_phone, email_hit, ipv6_hit
+from dta.classify._detectors_financial import IBAN_RE, check_aba, check_card, iban_hit
+from dta.classify._detectors_markings import (
+    ECCN_RE,
+    cui_hit,
+    eccn_hit,
+    eccn_keyword_hit,
+    legend_hit,
+    tlp_hit,
+)
+from dta.classify._detectors_national import (
+    MRZ_RE,
+    USCC_RE,
+    check_cn_id,
+    check_us_tax,
+    mrz_hit,
+    uscc_hit,
+)
+from dta.classify._detectors_secrets import VALUE_RE, aws_hit, jwt_hit, pem_hit, secret_hit
+from dta.classify._findings import Hit, Likelihood
+
+__all__ = ["DETECTOR_TYPES", "DETECTOR_VERSION", "MAX_MATCH", "scan"]
+
+DETECTOR_VERSION = "1.0"
+DETECTOR_TYPES = (
+    "aba_routing",
+    "aws_access_key",
+    "cn_mobile",
+    "cn_resident_id",
+    "cn_uscc",
+    "confidential_legend",
+    "credit_card",
+    "cui_marking",
+    "eccn",
+    "email",
+    "iban",
+    "ipv4",
+    "ipv6",
+    "jwt",
+    "passport_mrz",
+    "phone",
+    "private_key",
+    "secret_assignment",
+    "tlp_label",
+    "us_ein",
+    "us_itin",
+    "us_ssn",
+)
+MAX_MATCH = 20000  # longest match any detector returns (a PEM block); chunk overlap must exceed it
+
+Extra = Callable[[int], str] | None
+_Checker = Callable[[str, str, str, int, int, str], Hit | None]
+
+_NUM = re.compile(
+    r"[0-9+(](?<![0-9_.+\-/].)(?:(?<=[0-9])|(?=[0-9]))"
+    r"(?:[0-9]|[ .\-](?=[0-9])|\)[ ]?(?=[0-9]))*[Xx]?"
+)
+_NON_DIGIT = re.compile(r"[^0-9]+")
+_CHECKERS: tuple[_Checker, ...] = (
+    check_card,
+    check_cn_id,
+    check_us_tax,
+    check_aba,
+    check_phone,
+    check_ipv4,
+)
+_KEYWORDS = re.compile(
+    "|".join(
+        re.escape(k)
+        for k in (
+            "AKIA",
+            "ASIA",
+            "ABIA",
+            "ACCA",
+            "AGPA",
+            "AIDA",
+            "AROA",
+            "AIPA",
+            "ANPA",
+            "ANVA",
+            "APKA",
+            "eyJ",
+            "-----BEGIN ",
+            "TLP:",
+            "EAR99",
+            "ITAR",
+            "USML",
+            "CONTROLLED UNCLASSIFIED INFORMATION",
+            "CUI",
+            "CONFIDENTIAL",
+            "PROPRIETARY",
+            "TRADE SECRET",
+            "Proprietary and Confidential",
+            "Confidential and Proprietary",
+            "Company Confidential",
+            "Trade Secret",
+            "商业秘密",
+            "绝密",
+            "机密",
+            "秘密",
+            "内部",
+            "P<",
+        )
+    )
+)
+_ASSIGN = re.compile(r"[=:](?:(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:])|>?[ \t]*[\"']?[^\s\"']{12})")
+_IP6_AHEAD = re.compile(r":(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:])")
+
+
+def _is_alnum(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch == "_")
+
+
+def _numeric(text: str, tok: str, s: int, e: int, ex: str) -> Hit | None:
+    digits = tok if tok.isdigit() else _NON_DIGIT.sub("", tok)
+    if tok[-1] in "Xx" and len(digits) == 17:
+        digits = tok[:-1] if tok[:-1].isdigit() else digits
+    best: Hit | None = None
+    for check in _CHECKERS:
+        hit = check(tok, digits, text, s, e, ex)
+        if hit is not None and (best is None or hit.likelihood > best.likelihood):
+            best = hit
+    if len(digits) == 18 and tok.isdigit():
+        m = USCC_RE.match(text, s)
+        if m is not None:
+            hit = uscc_hit(text, m, ex)
+            if hit is not None and (best is None or hit.likelihood > best.likelihood):
+                best = hit
+    return best
+
+
+def _split(text: str, tok: str, s: int, ex: str, out: list[Hit]) -> None:
+    """Try space-separated parts of a token that matched nothing as a whole."""
+    parts = tok.split(" ")
+    offsets = []
+    pos = s
+    for p in parts:
+        offsets.append(pos)
+        pos += len(p) + 1
+    i = 0
+    while i < len(parts):
+        found = False
+        for j in range(min(len(parts), i + 6), i, -1):
+            if j - i == len(parts):
+                continue
+            sub = " ".join(parts[i:j])
+            if len(sub) < 7:
+                break
+            a = offsets[i]
+            hit = _numeric(text, sub, a, a + len(sub), ex)
+            if hit is not None and hit.likelihood >= Likelihood.POSSIBLE:
+                out.append(hit)
+                i = j
+                found = True
+                break
+        if not found:
+            i += 1
+
+
+def _pass_numeric(text: str, extra: Extra, out: list[Hit]) -> None:
+    n = len(text)
+    for m in _NUM.finditer(text):
+        s, e = m.span()
+        tok = m.group()
+        if s >= 1 and _is_alnum(text[s - 1]):
+            if s >= 2 and text[s - 2 : s].isupper() and text[s - 2 : s].isascii():
+                im = IBAN_RE.match(text, s - 2)
+                if im is not None:
+                    hit = iban_hit(text, im, extra(s) if extra else "")
+                    if hit is not None:
+                        out.append(hit)
+            continue
+        nxt = text[e] if e < n else ""
+        if nxt and _is_alnum(nxt):
+            if len(tok) == 1 and nxt in "ABCDE":
+                if ECCN_RE.match(text, s):
+                    hit = eccn_hit(text, s, extra(s) if extra else "")
+                    if hit is not None:
+                        out.append(hit)
+            elif nxt.isupper() and len(tok) >= 8:
+                um = USCC_RE.match(text, s)
+                if um is not None:
+                    hit = uscc_hit(text, um, extra(s) if extra else "")
+                    if hit is not None:
+                        out.append(hit)
+            continue
+        if len(tok) < 7:
+            continue
+        ex = extra(s) if extra else ""
+        hit = _numeric(text, tok, s, e, ex)
+        if hit is not None:
+            out.append(hit)
+        elif " " in tok:
+            _split(text, tok, s, ex, out)
+
+
+def _pass_keywords(text: str, extra: Extra, out: list[Hit]) -> None:
+    for m in _KEYWORDS.finditer(text):
+        word = m.group()
+        pos = m.start()
+        c = word[0]
+        hit: Hit | None
+        if word == "P<":
+            mm = MRZ_RE.match(text, pos)
+            hit = mrz_hit(text, mm, extra(pos) if extra else "") if mm is not None else None
+        elif c == "A" and len(word) == 4:
+            hit = aws_hit(text, pos)
+        elif word == "eyJ":
+            hit = jwt_hit(text, pos)
+        elif c == "-":
+            hit = pem_hit(text, pos)
+        elif word == "TLP:":
+            hit = tlp_hit(text, pos)
+        elif word in ("EAR99", "ITAR", "USML"):
+            hit = eccn_keyword_hit(text, pos, word)
+        elif word in ("CUI", "CONTROLLED UNCLASSIFIED INFORMATION"):
+            hit = cui_hit(text, pos, word)
+        else:
+            hit = legend_hit(text, pos, word)
+        if hit is not None:
+            out.append(hit)
+
+
+def _pass_assign(text: str, extra: Extra, out: list[Hit]) -> None:
+    skip = -1
+    for m in _ASSIGN.finditer(text):
+        pos = m.start()
+        if pos < skip:
+            continue
+        if text[pos] == ":" and _IP6_AHEAD.match(text, pos):
+            hit = ipv6_hit(text, pos)
+            if hit is not None:
+                out.append(hit)
+                skip = hit.end
+            continue
+        vm = VALUE_RE.match(text, pos)
+        if vm is not None:
+            hit = secret_hit(text, vm, extra(pos) if extra else "")
+            if hit is not None:
+                out.append(hit)
+                skip = hit.end
+
+
+def _pass_email(text: str, out: list[Hit]) -> None:
+    at = text.find("@")
+    while at >= 0:
+        hit = email_hit(text, at)
+        if hit is not None:
+            out.append(hit)
+            at = text.find("@", hit.end)
+        else:
+            at = text.find("@", at + 1)
+
+
+_VALIDATED_RANK = {"valid": 2, "rule": 1}
+
+
+def _rank(h: Hit) -> tuple[int, int, int]:
+    return (h.likelihood, _VALIDATED_RANK.get(h.validator, 0), h.end - h.start)
+
+
+def resolve(hits: list[Hit]) -> list[Hit]:
+    """Drop the weaker of overlapping hits; return hits sorted by start offset."""
+    hits.sort(key=lambda h: (h.start, -h.end))
+    kept: list[Hit] = []
+    for h in hits:
+        if kept and h.start < kept[-1].end:
+            if _rank(h) > _rank(kept[-1]):
+                kept[-1] = h
+            continue
+        kept.append(h)
+    return kept
+
+
+def scan(text: str, extra: Extra = None) -> list[Hit]:
+    """Run every detector over normalised ``text``.
+
+    Args:
+        text: Normalised text (full-width forms already mapped).
+        extra: Optional function from a character offset to extra context words (a CSV column
+            name or JSON member name) for the value at that offset.
+
+    Returns:
+        Non-overlapping hits sorted by offset, every likelihood included (callers filter).
+    """
+    out: list[Hit] = []
+    _pass_numeric(text, extra, out)
+    _pass_keywords(text, extra, out)
+    _pass_assign(text, extra, out)
+    if "@" in text:
+        _pass_email(text, out)
+    return resolve(out) if len(out) > 1 else out
