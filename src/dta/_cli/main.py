@@ -25,6 +25,7 @@ __all__ = ["COMMANDS", "cli", "main", "run"]
 COMMANDS: dict[str, str] = {
     "agreement": "dta._cli.agreement:agreement",
     "audit": "dta._cli.audit:audit",
+    "classify": "dta._cli.classify:classify",
     "compliance": "dta._cli.compliance:compliance_group",
     "demo": "dta._cli.demo:demo",
     "dsse": "dta._cli.dsse:dsse",
