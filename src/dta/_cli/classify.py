@@ -131,7 +131,7 @@ def _summary(report: dict[str, Any], policy: Any) -> None:
     help="Finding details kept per file (counts stay complete).",
 )
 @click.option("--output", "-o", type=click.Path(), help="Also write the JSON report here.")
-def classify(
+def classify(  # noqa: PLR0917 - click passes every option
     paths: tuple[str, ...],
     policy_path: str | None,
     fmt: str,
