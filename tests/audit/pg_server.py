@@ -11,7 +11,9 @@ Rules this module enforces:
   free port only, keeps its unix socket in that private directory, and uses ``trust`` auth for the
   one superuser role ``dta`` — it is a test fixture, never a deployment recipe.
 * :meth:`PgServer.stop` stops the server (``pg_ctl stop -m immediate``) and removes the directory;
-  it is also registered with :mod:`atexit` so an interrupted session does not leave a server behind.
+  it is also registered with :mod:`atexit`. A test process killed outright cannot clean up, so
+  each cluster directory records its owner's pid, and every start first stops and removes the
+  clusters whose owner process is gone.
 * ``$DTA_TEST_PG_URL`` (an existing server's ``postgresql://`` URL) replaces the local server.
 """
 
@@ -30,6 +32,8 @@ import uuid
 from pathlib import Path
 
 __all__ = ["PgServer", "PgUnavailable", "find_bindir", "unique_url"]
+
+_PREFIX = "dta-pg-"
 
 
 class PgUnavailable(RuntimeError):
@@ -123,7 +127,9 @@ class PgServer:
                 raise PgUnavailable("running as root and no unprivileged 'postgres' user exists")
             if shutil.which("runuser") is None:
                 raise PgUnavailable("running as root and 'runuser' is not available")
-        self.root = Path(tempfile.mkdtemp(prefix="dta-pg-"))
+        self._reap_orphans()
+        self.root = Path(tempfile.mkdtemp(prefix=_PREFIX))
+        (self.root / "owner.pid").write_text(str(os.getpid()))
         atexit.register(self.stop)
         if self._user:
             entry = pwd.getpwnam(self._user)
@@ -162,6 +168,22 @@ class PgServer:
                 last += " | " + (self.root / "server.log").read_text()[-500:]
         self.stop()
         raise PgUnavailable(f"pg_ctl start failed: {last[-800:]}")
+
+    def _reap_orphans(self) -> None:
+        """Stop and delete clusters left by test processes that were killed."""
+        for owner in glob.glob(os.path.join(tempfile.gettempdir(), _PREFIX + "*", "owner.pid")):
+            root = Path(owner).parent
+            try:
+                pid = int(Path(owner).read_text())
+                os.kill(pid, 0)
+                continue  # its owner still runs
+            except ProcessLookupError:
+                pass
+            except (OSError, ValueError):
+                continue
+            orphan = PgServer()
+            orphan.bindir, orphan.root, orphan._user = self.bindir, root, self._user
+            orphan.stop()
 
     def stop(self) -> None:
         """Stop the server and delete its directory (idempotent)."""

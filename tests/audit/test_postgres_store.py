@@ -266,3 +266,105 @@ def test_pg_least_privilege_role_appends_but_cannot_rewrite(pg_url: str) -> None
         ):
             with pytest.raises(psycopg.Error):
                 app._conn.execute(statement)
+
+
+def test_pg_store_satisfies_store_protocol_and_open_store_dispatch(pg_url: str) -> None:
+    """open_store picks PostgresStore for postgresql:// URLs; it implements the Store protocol."""
+    from dta.audit.stores import Store, open_store
+
+    store = open_store(pg_url, durability="always", create=True)
+    try:
+        assert isinstance(store, PostgresStore)
+        assert isinstance(store, Store)
+        assert store.durability == "always"
+        assert store.url == pg_url
+    finally:
+        store.close()
+    store.close()  # idempotent
+
+
+def test_pg_fsck_clean_log_reports_ok(pg_url: str) -> None:
+    """A healthy log passes fsck: triggers on, head, leaves and subtree hashes consistent."""
+    with PostgresStore(pg_url, create=True) as store:
+        for n in (3, 9, 21):
+            store.append(_builder(n))
+        report = store.fsck()
+    assert report["ok"], report["problems"]
+    assert (report["store"], report["size"], report["torn"]) == ("postgresql", 33, None)
+    with PostgresStore(pg_url) as store:
+        assert store.repair() == {"repaired": False, "moved_to": None, "bytes": 0, "size": 33}
+
+
+def test_pg_fsck_reports_superuser_tampering(pg_url: str) -> None:
+    """fsck names a disabled trigger, a rewritten leaf, a changed subtree hash and a gap."""
+    with PostgresStore(pg_url, create=True) as store:
+        store.append(_builder(10))
+        s = store.schema
+        _sql(
+            pg_url,
+            f"ALTER TABLE {s}.records DISABLE TRIGGER records_append_only; "
+            f"ALTER TABLE {s}.nodes DISABLE TRIGGER nodes_append_only; "
+            f"ALTER TABLE {s}.records DROP CONSTRAINT records_leaf_is_hash_of_line; "
+            f"UPDATE {s}.records SET line = 'forged' WHERE idx = 4; "
+            f"UPDATE {s}.nodes SET hash = sha256('x') WHERE level = 2 AND idx = 1; "
+            f"DELETE FROM {s}.records WHERE idx = 6",
+        )
+        problems = "\n".join(store.fsck()["problems"])
+    assert "trigger records_append_only is disabled" in problems
+    assert "trigger nodes_append_only is disabled" in problems
+    assert "stored leaf hash of record 4 does not match" in problems
+    assert "subtree hash (level 2, index 1) does not match" in problems
+    assert "head says 10 records but 9 are stored" in problems
+
+
+def test_pg_batch_durability_flushes_within_bounds(pg_url: str) -> None:
+    """batch: appends commit asynchronously; flush() and close() make them durable."""
+    with PostgresStore(pg_url, durability="batch", create=True) as store:
+        assert store._conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
+        store.append(_builder(3))
+        assert store._pending == 3
+        store.flush()
+        assert store._pending == 0
+        store.append(_builder(2))
+    assert store._pending == 0  # close() flushed
+    with PostgresStore(pg_url, durability="always") as store:
+        assert store._conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+        assert store.size() == 5
+
+
+def test_pg_batch_reaching_max_records_commits_synchronously(pg_url: str) -> None:
+    """A batch that reaches BATCH_MAX_RECORDS pending records is committed synchronously."""
+    from dta.audit.stores import BATCH_MAX_RECORDS
+
+    with PostgresStore(pg_url, durability="batch", create=True) as store:
+        store.append(_builder(BATCH_MAX_RECORDS - 1))
+        assert store._pending == BATCH_MAX_RECORDS - 1
+        store.append(_builder(1))
+        assert store._pending == 0
+
+
+def test_pg_reconnects_after_server_drops_connection(pg_url: str) -> None:
+    """A terminated backend (server restart, failover) is replaced on the next call."""
+    with PostgresStore(pg_url, create=True) as store:
+        store.append(_builder(2))
+        pid = store._conn.info.backend_pid
+        _sql(pg_url, f"SELECT pg_terminate_backend({pid})")
+        assert store.size() == 2  # read retried on a fresh connection
+        assert store._conn.info.backend_pid != pid
+        pid = store._conn.info.backend_pid
+        _sql(pg_url, f"SELECT pg_terminate_backend({pid})")
+        with pytest.raises(StorageError, match="append failed"):
+            store.append(_builder(1))  # the failed transaction is not retried blindly
+        assert store.append(_builder(1))[0] == 2
+        assert _indices(store) == [0, 1, 2]
+
+
+def test_pg_libpq_parameters_pass_through_unchanged() -> None:
+    """Only schema= is taken from the URL; libpq options (with spaces) reach libpq intact."""
+    from dta.audit.stores._pg_support import split_url
+
+    url = "postgresql://u@h:5/db?options=-c%20lock_timeout%3D5s&schema=audit_a&sslmode=require"
+    assert split_url(url) == (
+        "postgresql://u@h:5/db?options=-c%20lock_timeout%3D5s&sslmode=require",
+        "audit_a",
+    )

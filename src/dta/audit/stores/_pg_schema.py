@@ -55,9 +55,10 @@ INSERT INTO {s}.head (size, last_leaf, peaks, root)
           sha256(''::bytea));
 CREATE TABLE {s}.records (
   idx bigint PRIMARY KEY CHECK (idx >= 0),
-  line bytea NOT NULL
+  line bytea NOT NULL CONSTRAINT records_line_is_one_line
     CHECK (octet_length(line) BETWEEN 1 AND 65535 AND position('\x0a'::bytea IN line) = 0),
-  leaf bytea NOT NULL CHECK (leaf = sha256('\x00'::bytea || line)),
+  leaf bytea NOT NULL CONSTRAINT records_leaf_is_hash_of_line
+    CHECK (leaf = sha256('\x00'::bytea || line)),
   stored_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE {s}.nodes (
@@ -244,13 +245,18 @@ _TRIGGERS: Final = frozenset(
 )
 
 _FSCK_NODES: Final = """
-WITH h AS (SELECT 0 AS level, idx, leaf AS hash FROM {s}.records
-           UNION ALL SELECT level, idx, hash FROM {s}.nodes)
 SELECT n.level, n.idx FROM {s}.nodes n
-  LEFT JOIN h l ON l.level = n.level - 1 AND l.idx = 2 * n.idx
-  LEFT JOIN h r ON r.level = n.level - 1 AND r.idx = 2 * n.idx + 1
-WHERE l.hash IS NULL OR r.hash IS NULL OR n.hash <> sha256('\\x01'::bytea || l.hash || r.hash)
-ORDER BY n.level, n.idx LIMIT 5
+  LEFT JOIN {s}.records l ON l.idx = 2 * n.idx
+  LEFT JOIN {s}.records r ON r.idx = 2 * n.idx + 1
+WHERE n.level = 1
+  AND (l.leaf IS NULL OR r.leaf IS NULL OR n.hash <> sha256('\\x01'::bytea || l.leaf || r.leaf))
+UNION ALL
+SELECT n.level, n.idx FROM {s}.nodes n
+  LEFT JOIN {s}.nodes l ON l.level = n.level - 1 AND l.idx = 2 * n.idx
+  LEFT JOIN {s}.nodes r ON r.level = n.level - 1 AND r.idx = 2 * n.idx + 1
+WHERE n.level > 1
+  AND (l.hash IS NULL OR r.hash IS NULL OR n.hash <> sha256('\\x01'::bytea || l.hash || r.hash))
+ORDER BY 1, 2 LIMIT 5
 """
 
 

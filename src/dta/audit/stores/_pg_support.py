@@ -49,7 +49,13 @@ def redact_url(url: str) -> str:
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
     query = [(k, "***" if k.lower() == "password" else v) for k, v in query]
     return urllib.parse.urlunsplit(
-        (parts.scheme, netloc, parts.path, urllib.parse.urlencode(query, safe="*"), "")
+        (
+            parts.scheme,
+            netloc,
+            parts.path,
+            urllib.parse.urlencode(query, safe="*", quote_via=urllib.parse.quote),
+            "",
+        )
     )
 
 
@@ -70,7 +76,9 @@ def split_url(url: str) -> tuple[str, str]:
     if len(names) > 1:
         raise ConfigError(f"PostgreSQL URL names more than one schema: {redact_url(url)}")
     schema = _pg_schema.check_schema_name(names[0] if names else DEFAULT_SCHEMA)
-    rest = urllib.parse.urlencode([(k, v) for k, v in query if k != "schema"])
+    rest = urllib.parse.urlencode(
+        [(k, v) for k, v in query if k != "schema"], quote_via=urllib.parse.quote
+    )
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), schema
 
 
