@@ -76,9 +76,22 @@ _Checker = Callable[[str, str, str, int, int, str], Hit | None]
 
 _NUM = re.compile(
     r"[0-9+(](?<![0-9_.+\-/].)(?:(?<=[0-9])|(?=[0-9]))"
-    r"(?:[0-9]|[ .\-](?=[0-9])|\)[ ]?(?=[0-9]))*[Xx]?"
+    r"(?:(?<=[A-Z]{2}[0-9])[0-9]"  # IBAN check digits after a country code
+    r"|(?<![A-Za-z].)(?<=[0-9])[A-E][0-9]{3}"  # ECCN 0A000
+    r"|(?<![A-Za-z].)(?<=[0-9])[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![0-9.])"  # dotted quad
+    r"|(?<![A-Za-z].)(?:[ .\-]?[0-9]|\)[ ]?[0-9]){8,}[Xx]?)"  # >= 9 digits, single separators
 )
 _NON_DIGIT = re.compile(r"[^0-9]+")
+# Token shapes some numeric checker accepts; anything else is dropped before Python dispatch.
+_SHAPES = re.compile(
+    r"[0-9]{9,19}[Xx]?"
+    r"|[0-9]{4}(?:[ \-][0-9]{3,6}){2,4}"
+    r"|[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{2}-[0-9]{7}"
+    r"|[0-9]{1,3}(?:\.[0-9]{1,3}){3}"
+    r"|\+[0-9][0-9 ()\-.]{6,22}"
+    r"|(?:86[ \-]?)?1[3-9][0-9](?:[ \-][0-9]{4}){2}"
+    r"|(?:1[ \-.]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[\-. ])[2-9][0-9]{2}[\-. ][0-9]{4}"
+)
 _CHECKERS: tuple[_Checker, ...] = (
     check_card,
     check_cn_id,
@@ -126,12 +139,11 @@ _KEYWORDS = re.compile(
         )
     )
 )
-_ASSIGN = re.compile(r"[=:](?:(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:])|>?[ \t]*[\"']?[^\s\"']{12})")
-_IP6_AHEAD = re.compile(r":(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:])")
+_ASSIGN = re.compile(r"[=:](?:(?=:|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)|>?[ \t]*[\"']?[^\s\"']{12})")
+_IP6_AHEAD = re.compile(r":(?=:|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)")
 
 
-def _is_alnum(ch: str) -> bool:
-    return ch.isascii() and (ch.isalnum() or ch == "_")
+_ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 
 
 def _numeric(text: str, tok: str, s: int, e: int, ex: str) -> Hit | None:
@@ -169,6 +181,8 @@ def _split(text: str, tok: str, s: int, ex: str, out: list[Hit]) -> None:
             sub = " ".join(parts[i:j])
             if len(sub) < 7:
                 break
+            if _SHAPES.fullmatch(sub) is None:
+                continue
             a = offsets[i]
             hit = _numeric(text, sub, a, a + len(sub), ex)
             if hit is not None and hit.likelihood >= Likelihood.POSSIBLE:
@@ -182,39 +196,41 @@ def _split(text: str, tok: str, s: int, ex: str, out: list[Hit]) -> None:
 
 def _pass_numeric(text: str, extra: Extra, out: list[Hit]) -> None:
     n = len(text)
+    alnum = _ALNUM
     for m in _NUM.finditer(text):
         s, e = m.span()
         tok = m.group()
-        if s >= 1 and _is_alnum(text[s - 1]):
-            if s >= 2 and text[s - 2 : s].isupper() and text[s - 2 : s].isascii():
-                im = IBAN_RE.match(text, s - 2)
-                if im is not None:
-                    hit = iban_hit(text, im, extra(s) if extra else "")
-                    if hit is not None:
-                        out.append(hit)
+        hit: Hit | None
+        if len(tok) == 2:
+            im = IBAN_RE.match(text, s - 2)
+            if im is not None:
+                hit = iban_hit(text, im, extra(s) if extra else "")
+                if hit is not None:
+                    out.append(hit)
             continue
-        nxt = text[e] if e < n else ""
-        if nxt and _is_alnum(nxt):
-            if len(tok) == 1 and nxt in "ABCDE":
-                if ECCN_RE.match(text, s):
-                    hit = eccn_hit(text, s, extra(s) if extra else "")
-                    if hit is not None:
-                        out.append(hit)
-            elif nxt.isupper() and len(tok) >= 8:
+        if tok[1] in "ABCDE":
+            if ECCN_RE.match(text, s):
+                hit = eccn_hit(text, s, extra(s) if extra else "")
+                if hit is not None:
+                    out.append(hit)
+            continue
+        if e < n and text[e] in alnum:
+            if text[e] in "ABCDEFGHJKLMNPQRTUWXY" and len(tok) >= 8:
                 um = USCC_RE.match(text, s)
                 if um is not None:
                     hit = uscc_hit(text, um, extra(s) if extra else "")
                     if hit is not None:
                         out.append(hit)
             continue
-        if len(tok) < 7:
+        if _SHAPES.fullmatch(tok) is None:
+            if " " in tok and len(tok) >= 16:
+                _split(text, tok, s, extra(s) if extra else "", out)
             continue
-        ex = extra(s) if extra else ""
-        hit = _numeric(text, tok, s, e, ex)
+        hit = _numeric(text, tok, s, e, extra(s) if extra else "")
         if hit is not None:
             out.append(hit)
-        elif " " in tok:
-            _split(text, tok, s, ex, out)
+        elif " " in tok and len(tok) >= 16:
+            _split(text, tok, s, extra(s) if extra else "", out)
 
 
 def _pass_keywords(text: str, extra: Extra, out: list[Hit]) -> None:
@@ -228,8 +244,6 @@ def _pass_keywords(text: str, extra: Extra, out: list[Hit]) -> None:
             hit = mrz_hit(text, mm, extra(pos) if extra else "") if mm is not None else None
         elif c == "A" and len(word) == 4:
             hit = aws_hit(text, pos)
-        elif word == "eyJ":
-            hit = jwt_hit(text, pos)
         elif c == "-":
             hit = pem_hit(text, pos)
         elif word == "TLP:":
@@ -262,6 +276,15 @@ def _pass_assign(text: str, extra: Extra, out: list[Hit]) -> None:
             if hit is not None:
                 out.append(hit)
                 skip = hit.end
+
+
+def _pass_jwt(text: str, out: list[Hit]) -> None:
+    pos = text.find("eyJ")
+    while pos >= 0:
+        hit = jwt_hit(text, pos) if pos == 0 or text[pos - 1] not in _ALNUM else None
+        if hit is not None:
+            out.append(hit)
+        pos = text.find("eyJ", hit.end if hit is not None else pos + 3)
 
 
 def _pass_email(text: str, out: list[Hit]) -> None:
@@ -310,6 +333,8 @@ def scan(text: str, extra: Extra = None) -> list[Hit]:
     _pass_numeric(text, extra, out)
     _pass_keywords(text, extra, out)
     _pass_assign(text, extra, out)
+    if "eyJ" in text:
+        _pass_jwt(text, out)
     if "@" in text:
         _pass_email(text, out)
     return resolve(out) if len(out) > 1 else out
