@@ -2,8 +2,8 @@
 
 Rules this module enforces: the spec is data only (no keys, no times); :func:`agreement_spec`
 fills in the parties' public keys and validity window, and ``dta.agreement.new_agreement``
-checks the result like any agreement. Export-controlled technology is a hard gate in both
-directions; personal contact data may go US -> PRC only, under a volume cap, and must be deleted
+checks the result like any agreement. Export-controlled technical data is a hard gate in both
+directions; personal data (``pii``) may go US -> PRC only, under a volume cap, and must be deleted
 within 180 days of receipt.
 """
 
@@ -41,7 +41,11 @@ def _c(left: str, op: str, right: Any) -> dict[str, Any]:
 
 
 def agreement_spec(
-    us_keys: Sequence[PublicKey], cn_keys: Sequence[PublicKey], *, start: datetime
+    us_keys: Sequence[PublicKey],
+    cn_keys: Sequence[PublicKey],
+    *,
+    start: datetime,
+    policy_digest: str = "0" * 64,
 ) -> dict[str, Any]:
     """The agreement spec (for ``new_agreement``) with these keys, valid 2 years from ``start``."""
     return {
@@ -75,19 +79,14 @@ def agreement_spec(
             {"id": "retrofit-evaluation", "description": "Measure savings of retrofits"},
         ],
         "categories": {
-            "allowed": [
-                "building.metering",
-                "building.occupancy-aggregate",
-                "weather",
-                "personal.contact",
-            ],
-            "prohibited": ["personal.health", "personal.national-id"],
+            "allowed": ["building.metering", "building.occupancy-aggregate", "weather", "pii"],
+            "prohibited": ["sensitive-pii", "credentials"],
         },
-        "classification_policy": {"name": "dta default policy", "digest": {"sha256": "0" * 64}},
+        "classification_policy": {"name": "dta-default", "digest": {"sha256": policy_digest}},
         "gates": {
             "export_control": {
                 "classification": "EAR99",
-                "prohibited_categories": ["technology.export-controlled"],
+                "prohibited_categories": ["export-controlled"],
                 "regimes": ["US EAR", "PRC Export Control Law"],
             },
             "restricted_parties": [
@@ -137,7 +136,10 @@ def agreement_spec(
                     "action": "transfer",
                     "assigner": CN,
                     "assignee": US,
-                    "constraint": [_c("level", "lteq", "internal")],
+                    "constraint": [
+                        _c("level", "lteq", "internal"),
+                        _c("category", "isNoneOf", ["pii"]),
+                    ],
                 },
             ],
             "prohibition": [{"action": "onwardTransfer"}, {"action": "reIdentify"}],
@@ -149,7 +151,7 @@ def agreement_spec(
         },
         "volume_caps": [
             {
-                "category": "personal.contact",
+                "category": "pii",
                 "max_subjects": 500,
                 "window": "P30D",
                 "sender": US,

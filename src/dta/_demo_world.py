@@ -28,6 +28,7 @@ from dta._demo_agreement import CN, US, agreement_spec
 from dta._policy_eval import format_time
 from dta.audit import AuditLog, Witness
 from dta.audit.checkpoint import add_cosignatures
+from dta.classify import load_policy
 from dta.compliance import PartyLog
 from dta.keys import LocalSigner, PublicKey, generate
 from dta.transfer import Transfer
@@ -77,7 +78,10 @@ class World:
         self.notary_name = "notary.example.org/witness"
         us_signers, cn_signers = [generate()], [generate()]
         spec = agreement_spec(
-            [s.public_key for s in us_signers], [s.public_key for s in cn_signers], start=start
+            [s.public_key for s in us_signers],
+            [s.public_key for s in cn_signers],
+            start=start,
+            policy_digest=load_policy(None).digest,
         )
         if tweak is not None:
             tweak(spec)
@@ -148,10 +152,15 @@ class World:
             "level": level,
             "categories": sorted({c for i in items for c in i.get("categories", [])}),
             "subjects": dict(subjects or {}),
-            "policy": {"digest": {"sha256": "0" * 64}},
+            "policy": {"digest": dict(self.agreement.policy_digest or {"sha256": "0" * 64})},
             "ip": {"owner": sender, "licence": "CC-BY-4.0"},
         }
         return self.sign_manifest(body)
+
+    def next_sequence(self, sender: str, recipient: str) -> tuple[int, dict[str, str] | None]:
+        """The next ``sequence`` and ``previous`` digest on a channel."""
+        seq, prev = self._sequence.get((sender, recipient), (0, None))
+        return seq + 1, prev
 
     def sign_manifest(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Sign a manifest body with the sender's keys and advance its channel sequence."""
@@ -170,6 +179,7 @@ class World:
         at: datetime,
         receipt_after: timedelta | None = timedelta(hours=3),
         reject: str | None = None,
+        tree: Any = None,
         log_received: bool = True,
         log_sent: bool = True,
     ) -> dict[str, Any] | None:
@@ -180,6 +190,7 @@ class World:
             at: Send time.
             receipt_after: Delay of the receipt (None: the recipient never acknowledges).
             reject: Reject with this discrepancy message instead of accepting.
+            tree: The recipient's ``verify_tree`` result for the received files, if checked.
             log_received: Whether the recipient logs ``transfer.received`` (tests).
             log_sent: Whether the sender logs ``transfer.sent`` (tests).
 
@@ -215,7 +226,8 @@ class World:
         if log_received:
             sides[r.id].receive(manifest_doc, now=when)
         decision = agreements.check_manifest(self.agreement, manifest_doc, now=at)
-        tree = {"discrepancies": [{"code": "modified", "message": reject}]} if reject else None
+        if reject:
+            tree = {"discrepancies": [{"code": "modified", "message": reject}]}
         rc_body = receipt.create_receipt(manifest_doc, tree, decision, recipient=r.id, now=when)
         rc = envelope.sign(rc_body, r.signers[0])
         self.receipts.append(rc)

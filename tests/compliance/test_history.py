@@ -95,10 +95,10 @@ def test_late_incident_notification_fails(world):
 
 def test_volume_cap_breach_is_detected_in_the_window(world):
     """Two sends of 300 contacts within 30 days exceed the 500-subject cap."""
-    contacts = items(1, "confidential", ("personal.contact",))
-    send(world, 1, items=contacts, subjects={"personal.contact": 300})
-    send(world, 10, items=contacts, subjects={"personal.contact": 300})
-    send(world, 50, items=contacts, subjects={"personal.contact": 300})
+    contacts = items(1, "confidential", ("pii",))
+    send(world, 1, items=contacts, subjects={"pii": 300})
+    send(world, 10, items=contacts, subjects={"pii": 300})
+    send(world, 50, items=contacts, subjects={"pii": 300})
     c = check(report(world, 60), US, "volume-caps")
     assert c["evidence"] == {"checked": 3, "breaches": 1}
     assert c["score"] == 7
@@ -158,7 +158,7 @@ def test_restricted_party_flag_blocks_despite_a_good_record(make_world):
 
 def test_export_controlled_transfer_violates_the_gate(world):
     """A verified manifest carrying an export-controlled category violates the gate."""
-    ecc = items(1, "internal", ("technology.export-controlled",))
+    ecc = items(1, "internal", ("export-controlled",))
     m = send(world, 1, items=ecc)
     body = report(world, 3)
     gate = next(g for g in body["gates"] if g["gate"] == "export-control")
