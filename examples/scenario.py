@@ -52,9 +52,10 @@ def write(out: Path, name: str, doc: object) -> None:
 
 
 def main(out: Path) -> None:
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.iterdir():  # start afresh, keeping the .gitignore
+        if old.name != ".gitignore":
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
     work = Path(tempfile.mkdtemp(prefix="dta-scenario-"))
 
     # 1. Keys and the agreement, signed by both labs.
