@@ -22,7 +22,7 @@ def _writer(url: str, writer: int, count: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["jsonl", "sqlite"])
+@pytest.mark.parametrize("kind", ["jsonl", "sqlite", "postgresql"])
 def test_four_processes_append_one_chain_of_8000(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -45,7 +45,7 @@ def test_four_processes_append_one_chain_of_8000(
     assert seen == {(f"party:writer{w}", k) for w in range(WRITERS) for k in range(PER_WRITER)}
 
 
-@pytest.mark.parametrize("kind", ["jsonl", "sqlite"])
+@pytest.mark.parametrize("kind", ["jsonl", "sqlite", "postgresql"])
 def test_threads_sharing_one_log_never_reuse_an_index(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -185,7 +185,13 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]], schema: str, *, create
     import psycopg
     from psycopg import sql
 
-    version = current_version(conn, schema)
+    try:  # fast path, one round trip: an existing, up-to-date log
+        row = conn.execute(
+            sql.SQL("SELECT max(version) FROM {}.schema_version").format(sql.Identifier(schema))
+        ).fetchone()
+        version = row[0] if row and isinstance(row[0], int) else None
+    except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+        version = current_version(conn, schema)
     if version == LATEST_VERSION:
         return version
     if version is None and not create:

@@ -49,6 +49,7 @@ from dta.errors import StorageError
 try:
     import psycopg
     from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 except ImportError as _exc:  # the optional extra is not installed
     raise StorageError("the PostgreSQL store needs psycopg: pip install 'dta[postgres]'") from _exc
 
@@ -137,10 +138,12 @@ class PostgresStore:
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         try:
-            conn = psycopg.connect(self._conninfo, autocommit=True, application_name="dta-audit")
-            if self._durability != "always":
-                conn.execute("SET synchronous_commit = off")
-            else:
+            params = conninfo_to_dict(self._conninfo)
+            params.setdefault("application_name", "dta-audit")
+            if self._durability != "always":  # no extra round trip: a startup option
+                params["options"] = f"{params.get('options', '')} -c synchronous_commit=off"
+            conn = psycopg.connect(make_conninfo("", **params), autocommit=True)
+            if self._durability == "always":  # keep a stronger server setting (remote_apply)
                 row = conn.execute("SHOW synchronous_commit").fetchone()
                 if row is None or row[0] == "off":
                     conn.execute("SET synchronous_commit = on")
@@ -197,7 +200,8 @@ class PostgresStore:
             sent = False
             size, leaves = 0, []
             try:
-                with conn.transaction():
+                # pipeline: BEGIN + lock/read in one round trip, writes + COMMIT in another
+                with conn.pipeline(), conn.transaction():
                     row = conn.execute(self._q_head).fetchone()
                     if row is None:
                         raise StorageError(f"PostgreSQL schema {self.schema}: head row missing")
