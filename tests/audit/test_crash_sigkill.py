@@ -23,6 +23,7 @@ def _child(url: str, seed: int, wfd: int) -> None:
     rng = random.Random(seed)
     durability = rng.choice(["always", "batch", "none"])
     log = AuditLog.open(url, durability=durability)
+    os.write(wfd, b"R")  # ready: the kill clock starts now, while appending
     n = seed * 1_000_000
     while True:
         if rng.random() < 0.5:
@@ -47,9 +48,11 @@ def _run_once(url: str, seed: int, rng: random.Random) -> dict[int, int]:
         finally:
             os._exit(3)
     os.close(wfd)
+    ready = os.read(rfd, 1)
     time.sleep(rng.uniform(0.001, 0.03))
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
+    assert ready == b"R", "child appender failed before it was ready"
     data = b""
     while chunk := os.read(rfd, 1 << 16):
         data += chunk
