@@ -3,7 +3,8 @@
 Rules this module enforces:
 
 * Context is looked for in a window of :data:`BEFORE` characters before and :data:`AFTER` after a
-  match (plus, for CSV cells and JSON members, the column or member name).
+  match, cut at the nearest line or sentence end (newline, ``。``, ``. ``) so neighbouring
+  sentences do not vote, (plus, for CSV cells and JSON members, the column or member name).
 * English words match case-insensitively on ASCII word boundaries; Chinese words match anywhere
   (Chinese has no spaces), so ``身份证号码110105...`` counts as context.
 * Negative words (order numbers, versions, timestamps, tracking numbers) lower numeric detectors
@@ -135,7 +136,15 @@ class Context:
 
     def score(self, text: str, start: int, end: int, extra: str = "") -> int:
         """Return +1 for positive context, -1 for negative only, 0 otherwise."""
-        window = text[max(0, start - BEFORE) : start] + " " + text[end : end + AFTER]
+        before = text[max(0, start - BEFORE) : start]
+        cut = max(before.rfind("\n"), before.rfind("。"), before.rfind(". "))
+        if cut >= 0:
+            before = before[cut + 1 :]
+        after = text[end : end + AFTER]
+        stops = [i for i in (after.find("\n"), after.find("。"), after.find(". ")) if i >= 0]
+        if stops:
+            after = after[: min(stops)]
+        window = before + " " + after
         if extra:
             window = f"{window} {extra}"
         if self.positive is not None and self.positive.search(window):

@@ -8,8 +8,8 @@ Rules this module enforces:
   themselves (variant ``ear99``, ``eccn`` or ``itar``).
 * ``tlp_label``: TLP 2.0 labels ``TLP:CLEAR``, ``TLP:GREEN``, ``TLP:AMBER``, ``TLP:AMBER+STRICT``,
   ``TLP:RED`` (VERY_LIKELY, variant = label); legacy ``TLP:WHITE`` is read as CLEAR (LIKELY).
-* ``cui_marking``: ``CUI`` banners (alone on a line or with ``//`` categories) and "CONTROLLED
-  UNCLASSIFIED INFORMATION"; a bare ``CUI`` inside prose stays POSSIBLE.
+* ``cui_marking``: ``CUI`` banners (ending a line, optionally with ``//`` categories) and
+  "CONTROLLED UNCLASSIFIED INFORMATION"; a bare ``CUI`` inside prose stays POSSIBLE.
 * ``confidential_legend``: upper-case CONFIDENTIAL / PROPRIETARY / TRADE SECRET legends, the
   usual phrases, and Chinese markings 商业秘密 / 绝密 / 机密 / 秘密 / 内部 — the last three only
   in marking form (with ``★``, brackets, or followed by 资料/文件/使用/材料); bare 秘密 and
@@ -170,14 +170,15 @@ def cui_hit(text: str, pos: int, word: str) -> Hit | None:
         return None
     line_start = pos == 0 or text[pos - 1] in "\n"
     m = _CUI_BANNER.match(text, pos)
-    if line_start and m is not None:
+    if m is not None:
+        like = Likelihood.VERY_LIKELY if line_start else Likelihood.LIKELY
         return Hit(
             pos,
             m.end(),
             "cui_marking",
-            Likelihood.VERY_LIKELY,
+            like,
             "rule",
-            "CUI banner marking on its own line",
+            "CUI banner marking ending its line",
             "CUI",
             "cui",
         )

@@ -24,8 +24,10 @@ Rules this module enforces:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
+from stdnum import numdb
 from stdnum.cn import ric as _ric
 from stdnum.cn import uscc as _uscc
 from stdnum.exceptions import ValidationError
@@ -160,6 +162,34 @@ def check_us_tax(tok: str, digits: str, text: str, start: int, end: int, extra: 
     return None
 
 
+_LOC = numdb.get("cn/loc")
+
+
+@functools.lru_cache(maxsize=4096)
+def region_known(code: str) -> bool:
+    """True when ``code`` is a PRC county-level division code at any time (stdnum's table).
+
+    stdnum's own check also requires the county to exist in the birth year, which rejects real
+    numbers: ids are issued with the region code current at issuance, not at birth.
+    """
+    return any("county" in props for _, props in _LOC.info(code))
+
+
+def _ric_problem(value: str) -> str:
+    """Return why an 18-character id is invalid, or "" when it is valid."""
+    if not value[:17].isdigit() or value[17] not in "0123456789X":
+        return "format"
+    if _ric.calc_check_digit(value) != value[17]:
+        return "MOD 11-2 check character"
+    try:
+        _ric.get_birth_date(value)
+    except ValidationError:
+        return "birth date"
+    if not region_known(value[:6]):
+        return "region code"
+    return ""
+
+
 def _legacy_date(digits: str) -> bool:
     try:
         dt.date(1900 + int(digits[6:8]), int(digits[8:10]), int(digits[10:12]))
@@ -176,10 +206,9 @@ def check_cn_id(tok: str, digits: str, text: str, start: int, end: int, extra: s
     if n == 18:
         value = tok.upper()
         ctx = _CNID.score(text, start, end, extra)
-        try:
-            _ric.validate(value)
-        except ValidationError as exc:
-            if ctx <= 0 or value[:-1] != digits[:17]:
+        problem = _ric_problem(value)
+        if problem:
+            if ctx <= 0:
                 return None
             return Hit(
                 start,
@@ -187,7 +216,7 @@ def check_cn_id(tok: str, digits: str, text: str, start: int, end: int, extra: s
                 "cn_resident_id",
                 Likelihood.UNLIKELY,
                 "invalid",
-                f"ID context; GB 11643 check failed ({type(exc).__name__})",
+                f"ID context; GB 11643 {problem} invalid",
                 value,
             )
         like = Likelihood.VERY_LIKELY if ctx > 0 else Likelihood.LIKELY
@@ -205,9 +234,7 @@ def check_cn_id(tok: str, digits: str, text: str, start: int, end: int, extra: s
         ctx = _CNID.score(text, start, end, extra)
         if ctx <= 0 or not _legacy_date(digits):
             return None
-        try:
-            _ric.get_birth_place(digits[:6] + "19" + digits[6:] + "0")
-        except ValidationError:
+        if not region_known(digits[:6]):
             return None
         return Hit(
             start,
@@ -232,6 +259,17 @@ def uscc_hit(text: str, m: re.Match[str], extra: str) -> Hit | None:
     value = m.group(0)
     start, end = m.span()
     ctx = _USCC.score(text, start, end, extra)
+    if ctx <= 0 and value.isdigit() and value[6:8] in ("19", "20") and region_known(value[:6]):
+        # an all-digit code laid out like a resident id (region, 19xx/20xx birth year)
+        return Hit(
+            start,
+            end,
+            "cn_uscc",
+            Likelihood.POSSIBLE,
+            "valid",
+            "mod-31 check valid but laid out like a resident id; no USCC context",
+            value,
+        )
     if not _uscc.is_valid(value):
         if ctx <= 0:
             return None

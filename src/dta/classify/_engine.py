@@ -79,7 +79,8 @@ _NUM = re.compile(
     r"(?:(?<=[A-Z]{2}[0-9])[0-9]"  # IBAN check digits after a country code
     r"|(?<![A-Za-z].)(?<=[0-9])[A-E][0-9]{3}"  # ECCN 0A000
     r"|(?<![A-Za-z].)(?<=[0-9])[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![0-9.])"  # dotted quad
-    r"|(?<![A-Za-z].)(?:[ .\-]?[0-9]|\)[ ]?[0-9]){8,}[Xx]?)"  # >= 9 digits, single separators
+    r"|(?<![A-Za-z].)(?:[ .\-]?[0-9]|\)[ ]?[0-9]){8,}[Xx]?"  # >= 9 digits, single separators
+    r"|(?<![A-Za-z].)(?<=[1-9A-GY])[1-9][0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z]))"  # USCC
 )
 _NON_DIGIT = re.compile(r"[^0-9]+")
 # Token shapes some numeric checker accepts; anything else is dropped before Python dispatch.
@@ -211,6 +212,13 @@ def _pass_numeric(text: str, extra: Extra, out: list[Hit]) -> None:
         if tok[1] in "ABCDE":
             if ECCN_RE.match(text, s):
                 hit = eccn_hit(text, s, extra(s) if extra else "")
+                if hit is not None:
+                    out.append(hit)
+            continue
+        if len(tok) == 18 and not tok[:17].isdigit():
+            um = USCC_RE.match(text, s)
+            if um is not None:
+                hit = uscc_hit(text, um, extra(s) if extra else "")
                 if hit is not None:
                     out.append(hit)
             continue
