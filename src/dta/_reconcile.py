@@ -38,7 +38,7 @@ from typing import Any
 from dta import envelope
 from dta._agreement_model import Agreement, digest_of
 from dta._agreement_sign import registry, verify_agreement
-from dta._json import loads
+from dta._json import loads_canonical
 from dta._policy_eval import format_time, parse_time
 from dta._reconcile_model import (
     CheckpointStatus,
@@ -169,7 +169,7 @@ def _verify_log(
         for line in lines:
             if any(marker in line for marker in _KEEP):
                 with contextlib.suppress(Error):  # the verifier reports a malformed line
-                    kept.append(loads(line))
+                    kept.append(loads_canonical(line))
             yield line
 
     try:
@@ -198,10 +198,16 @@ def _verify_log(
     )
 
 
+def _registries(agreement: Agreement) -> dict[str, Any]:
+    """One key registry per party (keys of that party only), built once."""
+    return {p.id: registry(agreement, owners={p.id}) for p in agreement.parties}
+
+
 def _verified_manifests(
     agreement: Agreement, docs: Sequence[Any], out: list[Discrepancy]
 ) -> dict[str, tuple[Mapping[str, Any], Any]]:
     result: dict[str, tuple[Mapping[str, Any], Any]] = {}
+    regs = _registries(agreement)
     for pos, doc in enumerate(docs):
         claimed = doc.get("signed") if isinstance(doc, Mapping) else None
         label = claimed.get("id") if isinstance(claimed, Mapping) else None
@@ -215,7 +221,7 @@ def _verified_manifests(
             when = _time(claimed.get("created"), "manifest/created")
             body = envelope.verify(
                 doc,
-                registry(agreement, owners={sender}),
+                regs[sender],
                 threshold=threshold,
                 expected_type="dta.manifest",
                 now=when,
@@ -238,6 +244,7 @@ def _verified_receipts(
     agreement: Agreement, docs: Sequence[Any], out: list[Discrepancy]
 ) -> list[Mapping[str, Any]]:
     result: list[Mapping[str, Any]] = []
+    regs = _registries(agreement)
     for pos, doc in enumerate(docs):
         claimed = doc.get("signed") if isinstance(doc, Mapping) else None
         try:
@@ -249,7 +256,7 @@ def _verified_receipts(
             when = _time(claimed.get("received"), "receipt/received")
             body = envelope.verify(
                 doc,
-                registry(agreement, owners={recipient}),
+                regs[recipient],
                 expected_type="dta.receipt",
                 now=when,
             )
