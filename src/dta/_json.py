@@ -278,7 +278,7 @@ def _first_difference(a: bytes, b: bytes) -> int:
 
 
 def loads_canonical(
-    line: bytes | bytearray | memoryview,
+    line: bytes | bytearray | memoryview | str,
     *,
     allow_floats: bool = False,
     max_size: int = DEFAULT_MAX_SIZE,
@@ -294,7 +294,8 @@ def loads_canonical(
     path, which raises the located error.
 
     Args:
-        line: The bytes of one document (for a JSONL record: without the newline).
+        line: The bytes of one document (for a JSONL record: without the newline); a ``str`` is
+            taken as its UTF-8 encoding.
         allow_floats: Accept finite non-integer numbers.
         max_size: Largest accepted input, in bytes.
 
@@ -306,7 +307,10 @@ def loads_canonical(
         CanonicalError: The line is strict JSON but not its canonical form (with the offset of
             the first differing byte).
     """
-    raw = line if isinstance(line, bytes) else bytes(line)
+    if isinstance(line, str):
+        raw = line.encode("utf-8", "surrogatepass")  # a lone surrogate becomes invalid UTF-8
+    else:
+        raw = line if isinstance(line, bytes) else bytes(line)
     if len(raw) <= max_size:
         try:
             value = _orjson_loads(raw)

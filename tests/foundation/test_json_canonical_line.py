@@ -24,6 +24,9 @@ def test_canonical_line_accepted_and_parsed() -> None:
     assert dta.loads_canonical(LINE) == RECORD
     assert dta.loads_canonical(bytearray(LINE)) == RECORD
     assert dta.loads_canonical(memoryview(LINE)) == RECORD
+    assert dta.loads_canonical(LINE.decode()) == RECORD
+    with pytest.raises(JSONError, match="UTF-8"):
+        dta.loads_canonical('["\ud800"]')
 
 
 @pytest.mark.parametrize(
