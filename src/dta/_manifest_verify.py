@@ -26,7 +26,7 @@ from dta._hashing import hash_tree, progress_display
 from dta._paths import CollisionIndex, all_safe_and_distinct, path_problem
 from dta.errors import ManifestError
 
-__all__ = ["Finding", "TreeCheck", "iter_items", "verify_tree"]
+__all__ = ["Finding", "TreeCheck", "check_items", "iter_items", "verify_tree"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -144,6 +144,21 @@ def _expected(body: Mapping[str, Any]) -> tuple[dict[str, tuple[int, str]], list
             )
         )
     return expected, findings
+
+
+def check_items(manifest_signed: Any) -> tuple[Finding, ...]:
+    """Check a manifest's items without touching any file: paths, duplicates, sizes, digests.
+
+    Args:
+        manifest_signed: A signed ``dta.manifest`` document (or its body).
+
+    Returns:
+        ``unsafe-path``, ``duplicate-path`` and ``totals-mismatch`` findings (empty when fine).
+
+    Raises:
+        ManifestError: Not a manifest, or an item without a valid size or digest.
+    """
+    return tuple(_expected(_manifest_body(manifest_signed))[1])
 
 
 def _check_item(i: int, size: Any, hexdigest: Any) -> tuple[int, str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dta._manifest import DEFAULT_LEVELS, UnsafeTreeError, build_manifest, media_type
 from dta._manifest_io import write_canonical
-from dta._manifest_verify import Finding, TreeCheck, verify_tree
+from dta._manifest_verify import Finding, TreeCheck, check_items, verify_tree
 from dta._paths import check_path, path_problem
 from dta._tree import UnsafeEntry
 
@@ -31,6 +31,7 @@ __all__ = [
     "UnsafeEntry",
     "UnsafeTreeError",
     "build_manifest",
+    "check_items",
     "check_path",
     "media_type",
     "path_problem",

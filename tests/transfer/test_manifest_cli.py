@@ -146,6 +146,18 @@ def test_cli_sign_refuses_hostile_path(work: World, capsys: pytest.CaptureFixtur
     assert "items/0/path" in capsys.readouterr().err
 
 
+def test_cli_sign_refuses_case_only_duplicates(
+    work: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A body listing README.md and readme.md is never signed."""
+    assert _create("-o", "m.json") == 0
+    body = json.loads(Path("m.json").read_text())
+    body["items"][0]["path"] = "Notes.md"
+    Path("dup.json").write_text(json.dumps(body))
+    assert run(["manifest", "sign", "dup.json", "-k", "us0.pem"]) == 1
+    assert "duplicate-path" in capsys.readouterr().err
+
+
 def test_cli_verify_hostile_manifest_not_read(
     work: World, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -170,7 +170,7 @@ def _reference_ok(paths: list[str]) -> bool:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(alphabet="abcCoOnN1/. ~:\\\t\n", max_size=8), max_size=6))
+@given(st.lists(st.text(alphabet="acCoOmMnNlLpPtTuUxX1/. ~:\\\t\n", max_size=8), max_size=6))
 def test_property_bulk_check_agrees_with_one_by_one(paths: list[str]) -> None:
     """The bulk check (joined text, one regex) accepts exactly the lists the per-path rules do."""
     from dta._paths import all_safe_and_distinct

@@ -33,7 +33,7 @@ from dta.manifest import (
     TreeCheck,
     UnsafeTreeError,
     build_manifest,
-    check_path,
+    check_items,
     verify_tree,
     write_canonical,
 )
@@ -88,6 +88,8 @@ def _agreement_ref(path: str) -> dict[str, Any]:
         body = doc.get("signed", doc) if isinstance(doc, dict) else None
         if not isinstance(body, dict) or body.get("_type") != "dta.agreement":
             raise UsageError("not a dta.agreement document")
+        if not isinstance(body.get("id"), str) or not isinstance(body.get("version"), int):
+            raise UsageError("agreement has no id or version")
         return {"id": body["id"], "version": body["version"], "digest": envelope.digest(body)}
 
 
@@ -185,8 +187,11 @@ def sign(file: str, key_path: str, out: str | None, passphrase_env: str) -> None
         existing = doc if "signed" in doc else None
         body = _body(doc)
         schemas.validate(body)
-        for i, item in enumerate(body["items"]):
-            check_path(item["path"], where=f"items/{i}/path")
+        refused = check_items(body)
+        if refused:
+            first = refused[0]
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise ManifestError(f"refusing to sign: {first.kind}: {first.message}{more}")
         signed = envelope.sign(body, signer, envelope=existing)
     _write(signed, out)
 
@@ -317,10 +322,12 @@ def show(file: str, items: bool, fmt: str) -> None:
         click.echo(f"  ip         {body['ip'].get('owner')} / {body['ip'].get('licence')}")
     if items:
         for item in body.get("items", []):
-            click.echo(
-                f"  {item.get('digest', {}).get('sha256', '')[:16]}  {item.get('size'):>12}  "
-                f"{item.get('level'):<12} {item.get('path')!a}"
-            )
+            if not isinstance(item, dict):
+                continue
+            digest = item.get("digest")
+            hexdigest = str(digest.get("sha256", "")) if isinstance(digest, dict) else ""
+            size, level = str(item.get("size")), str(item.get("level"))
+            click.echo(f"  {hexdigest[:16]}  {size:>12}  {level:<12} {item.get('path')!a}")
 
 
 @manifest.command()
