@@ -97,7 +97,9 @@ def test_nfc_nfd_duplicates_collide() -> None:
     assert collision_key(nfc) == collision_key(nfd)
     index = CollisionIndex()
     assert index.add(nfc) is None
-    assert index.add(nfc) is not None
+    clash = index.add(nfd)
+    assert clash is not None
+    assert "NFC" in clash
 
 
 def test_case_only_duplicates_collide() -> None:
