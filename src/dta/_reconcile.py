@@ -12,9 +12,10 @@ Rules this module enforces:
   is reconciled or scored. Cosignatures are verified per signature line against the
   counterparties' Ed25519 keys and the auditor's third-party witnesses, and must not be
   timestamped after ``now``.
-* Manifests count only if their signatures meet the agreement's threshold for their level and
-  they are bound to this agreement (id and digest); receipts only if signed by the manifest
-  recipient's key. Anything else is listed as ``unverified-document`` and ignored.
+* Manifests count only if their signatures meet the agreement's threshold for their level, they
+  validate against their schema and are bound to this agreement (id and digest); receipts only if
+  signed by the manifest recipient's key and schema-valid. Anything else is listed as
+  ``unverified-document`` and ignored.
 * Matching is by manifest digest (never by signature bytes). Discrepancy codes:
   ``unacknowledged`` (sent, no receipt), ``digest-mismatch`` (a record or receipt names the
   manifest id with another digest), ``receipt-without-send`` (a receipt or received record for
@@ -35,7 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from dta import envelope
+from dta import envelope, schemas
 from dta._agreement_model import Agreement, digest_of
 from dta._agreement_sign import registry, verify_agreement
 from dta._json import loads_canonical
@@ -226,6 +227,7 @@ def _verified_manifests(
                 expected_type="dta.manifest",
                 now=when,
             )
+            schemas.validate(body)
             ref = body.get("agreement") or {}
             if ref.get("id") != agreement.id or ref.get("digest") != agreement.digest:
                 raise UsageError("bound to another agreement or version")
@@ -260,6 +262,7 @@ def _verified_receipts(
                 expected_type="dta.receipt",
                 now=when,
             )
+            schemas.validate(body)
             if body.get("agreement") != {"id": agreement.id, "digest": agreement.digest}:
                 raise UsageError("names another agreement or version")
             if when is None:

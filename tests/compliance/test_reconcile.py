@@ -203,3 +203,13 @@ def test_naive_time_and_unknown_party_are_usage_errors(world):
     twice = [compliance.PartyLog(US, world.actors[US].log.url)] * 2
     with pytest.raises(UsageError, match="twice"):
         compliance.reconcile(world.agreement_doc, twice, now=START + DAY)
+
+
+def test_validly_signed_but_malformed_receipt_is_not_used(world):
+    """A receipt signed by the recipient but missing members is listed, never crashes matching."""
+    m = send(world, 1, receipt_after=None)
+    body = receipt.create_receipt(m, None, None, recipient=CN, now=START + 2 * DAY)
+    del body["manifest"]["digest"]
+    bad = envelope.sign(body, world.actors[CN].signers[0])
+    rec = audit(world, 12, receipts=[bad, "not a document"])
+    assert codes(rec) == ["unacknowledged", "unverified-document", "unverified-document"]
