@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from store_kinds import event, make_url, tamper_line
 
 from dta import canonical_bytes, loads
-from dta.audit import AuditLog, MemoryTree, verify_lines
+from dta.audit import AuditLog, MemoryTree, _verify_parallel, verify_lines
 from dta.audit._record import build_line
 
 N = 12
@@ -169,3 +169,27 @@ def test_on_disk_tamper_detected_by_audit_log_verify(
     assert report.fault is not None
     assert report.fault.index == 3
     assert report.raise_for_fault is not None
+
+
+@pytest.mark.parametrize("damage", ["none", "flip"])
+def test_parallel_fast_path_agrees_with_sequential_verifier(
+    tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker processes over many small chunks give the same report as the sequential path."""
+    monkeypatch.setattr(_verify_parallel, "_CHUNK", 8192)
+    path = tmp_path / "log.jsonl"
+    with AuditLog.open(path, create=True) as log:
+        log.append_many([event(i, pad=200) for i in range(300)])
+        root = log.root()
+    if damage == "flip":
+        path.write_bytes(path.read_bytes().replace(b'"n":150', b'"n":151'))
+    with AuditLog.open(path) as log:
+        sequential = log.verify([(300, root)], workers=1)
+        if damage == "none":
+            fast = _verify_parallel.verify_file_parallel(str(path), [(300, root)], workers=2)
+            assert fast == sequential
+            assert sequential.ok
+        else:
+            assert log.verify([(300, root)], workers=2) == sequential
+            assert sequential.fault is not None
+            assert sequential.fault.index == 150

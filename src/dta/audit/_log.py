@@ -11,7 +11,8 @@ Rules this module enforces:
   database round trip); sizes and indices are checked against the committed size first
   (:class:`dta.errors.ProofError`).
 * ``verify`` never uses stored hashes: it streams the stored lines through
-  :func:`dta.audit._verify.verify_lines`.
+  :func:`dta.audit._verify.verify_lines` (large JSONL files first go through the parallel fast
+  path of :mod:`dta.audit._verify_parallel`, which only ever confirms a clean log).
 * The log is a context manager; leaving it flushes (group commit) and closes the store.
 """
 
@@ -30,6 +31,7 @@ from dta.audit._merkle import consistency_proof, inclusion_proof, root
 from dta.audit._proofbundle import make_proof_bundle
 from dta.audit._record import MAX_LINE, prepare_record
 from dta.audit._verify import VerifyReport, verify_lines
+from dta.audit._verify_parallel import PARALLEL_MIN_BYTES, verify_file_parallel
 from dta.audit.stores import Store, open_store
 from dta.errors import ProofError, SchemaError
 from dta.keys import Signer
@@ -274,11 +276,14 @@ class AuditLog:
 
     # -- verification and maintenance --------------------------------------------------------
 
-    def verify(self, trusted: Iterable[Any] = ()) -> VerifyReport:
+    def verify(self, trusted: Iterable[Any] = (), *, workers: int | None = None) -> VerifyReport:
         """Stream every stored line and recompute the chain and the tree.
 
         Args:
             trusted: Trusted checkpoints (``Checkpoint`` objects or ``(size, root)``).
+            workers: Worker processes for a JSONL file: None = all CPUs for files of 64 MiB
+                and more, 1 = sequential. Any anomaly re-runs the sequential verifier, so the
+                report never depends on this.
 
         Returns:
             The report (first bad index and kind, or ok with the root).
@@ -287,7 +292,18 @@ class AuditLog:
             StorageError: the store cannot be read.
             TamperError: a trusted checkpoint is malformed.
         """
-        return verify_lines(self._store.lines(), trusted)
+        cps = list(trusted)
+        path = getattr(self._store, "path", None)
+        if isinstance(path, str) and workers != 1 and (os.cpu_count() or 1) > 1:
+            try:
+                big = os.path.getsize(path) >= PARALLEL_MIN_BYTES
+            except OSError:
+                big = False
+            if big or (workers is not None and workers > 1):
+                report = verify_file_parallel(path, cps, workers=workers)
+                if report is not None:
+                    return report
+        return verify_lines(self._store.lines(), cps)
 
     def fsck(self) -> dict[str, Any]:
         """The store's consistency report (see :meth:`dta.audit.stores.Store.fsck`)."""

@@ -116,6 +116,11 @@ class JSONLStore:
         return str(self._path)
 
     @property
+    def path(self) -> str:
+        """The log file's path (the parallel verifier reads the raw file)."""
+        return str(self._path)
+
+    @property
     def durability(self) -> str:
         """The durability mode."""
         return self._durability
