@@ -82,7 +82,7 @@ def _summary(report: dict[str, Any], policy: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=max(100, Console().width), highlight=False)
+    console = Console(width=max(100, Console().width), highlight=False, soft_wrap=True)
     table = Table(title="dta classify", show_lines=False)
     for name in ("path", "status", "level", "categories", "findings"):
         table.add_column(name, overflow="fold")

@@ -8,7 +8,8 @@ Rules this module enforces:
 * ``aws_access_key``: a known AWS key-id prefix (``AKIA``, ``ASIA``, ...) followed by 16
   base32 characters (``A-Z2-7``) on token boundaries.
 * ``jwt``: three base64url segments whose header decodes to a JSON object with ``alg``.
-* ``secret_assignment``: a password/secret/token/API-key name (English or Chinese) assigned
+* ``secret_assignment``: a password/secret/token/API-key name (English or Chinese; also a CSV
+  column or JSON member of that name) assigned
   (``=``, ``:``, ``=>``) a value of >= 12 characters with Shannon entropy >= 3.0 bits per
   character that is not a placeholder (``changeme``, ``${VAR}``, ``<...>``, ``xxxx``, ``****``).
 """
@@ -25,7 +26,15 @@ from dta._json import loads
 from dta.classify._findings import Hit, Likelihood
 from dta.errors import JSONError
 
-__all__ = ["aws_hit", "entropy", "jwt_hit", "pem_hit", "secret_hit"]
+__all__ = [
+    "aws_hit",
+    "entropy",
+    "is_secret_name",
+    "jwt_hit",
+    "pem_hit",
+    "secret_hit",
+    "value_hit",
+]
 
 _PEM = re.compile(
     r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
@@ -150,14 +159,17 @@ def entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
-def secret_hit(text: str, m: re.Match[str], extra: str) -> Hit | None:
-    """Classify an assignment match (from :data:`VALUE_RE`), or return None."""
-    op = m.start()
-    window = text[max(0, op - 48) : op + 1]
-    if _NAME.search(window) is None and (not extra or _NAME.search(extra + ":") is None):
+def is_secret_name(name: str) -> bool:
+    """True when a CSV column or JSON member name names a secret (password, api_key, ...)."""
+    return _NAME.search(name + ":") is not None
+
+
+def value_hit(value: str, start: int, why: str) -> Hit | None:
+    """Apply the length, placeholder and entropy rules to a value assigned to a secret name."""
+    value = value.strip().rstrip(".,;")
+    if len(value) < 12 or len(value) > 200 or any(c.isspace() for c in value):
         return None
-    value = m.group(1).rstrip(".,;")
-    if len(value) < 12 or _PLACEHOLDER.match(value) or value.startswith(("http", "/", "$")):
+    if _PLACEHOLDER.match(value) or value.startswith(("http", "/", "$")):
         return None
     h = entropy(value)
     if h < 3.0:
@@ -171,13 +183,21 @@ def secret_hit(text: str, m: re.Match[str], extra: str) -> Hit | None:
         )
     )
     like = Likelihood.VERY_LIKELY if h >= 3.5 and classes >= 3 else Likelihood.LIKELY
-    start = m.start(1)
     return Hit(
         start,
         start + len(value),
         "secret_assignment",
         like,
         "rule",
-        f"value assigned to a secret-like name; entropy {h:.1f} bits/char",
+        f"{why}; entropy {h:.1f} bits/char",
         value,
     )
+
+
+def secret_hit(text: str, m: re.Match[str], extra: str) -> Hit | None:
+    """Classify an assignment match (from :data:`VALUE_RE`), or return None."""
+    op = m.start()
+    window = text[max(0, op - 48) : op + 1]
+    if _NAME.search(window) is None and (not extra or not is_secret_name(extra)):
+        return None
+    return value_hit(m.group(1), m.start(1), "value assigned to a secret-like name")

@@ -2,6 +2,8 @@
 
 Rules this module enforces:
 
+* A value in a column / member named like a secret (``password``, ``api_key``, ``密码``) is
+  checked as a secret assignment (length, placeholder and entropy rules).
 * CSV/TSV: the first row is the header; every cell is scanned with its column name as extra
   context (``ssn``, ``身份证号`` ...), each finding is located by 1-based data row and column
   (name and 0-based index), and each column gets its own verdict. Rows are batched into one
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from dta._json import loads
+from dta.classify._detectors_secrets import is_secret_name, value_hit
 from dta.classify._engine import scan
 from dta.classify._normalize import normalize
 from dta.classify._report import Collector
@@ -66,7 +69,15 @@ class _Batch:
         def extra(pos: int) -> str:
             return meta[bisect.bisect_right(starts, pos) - 1][2]
 
-        for hit in scan(joined, extra):
+        hits = scan(joined, extra)
+        taken = {bisect.bisect_right(starts, h.start) - 1 for h in hits}
+        for i, (_, _, name) in enumerate(meta):
+            if i not in taken and name and is_secret_name(name):
+                end = starts[i + 1] - 1 if i + 1 < len(starts) else len(joined)
+                hit = value_hit(joined[starts[i] : end], starts[i], "value of a secret-named field")
+                if hit is not None:
+                    hits.append(hit)
+        for hit in hits:
             i = bisect.bisect_right(starts, hit.start) - 1
             location, column, _ = meta[i]
             self.collector.add(hit, dict(location), column)
