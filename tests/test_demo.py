@@ -42,6 +42,9 @@ def test_demo_tells_the_story_and_every_document_validates(tmp_path):
     assert body["summary"]["transfers"] == 16
     assert body["summary"]["by_code"] == {"late": 1}
     assert {p["evidence_level"] for p in body["parties"]} == {"E3"}
+    gate = next(g for g in body["gates"] if g["gate"] == "export-control")
+    assert gate["status"] == "clear"
+    assert "1 file(s) blocked at source by us-gls-bpl" in gate["detail"]
     html = (tmp_path / "d" / "compliance-report.html").read_text()
     assert html.count('class="pt"') == 16
 

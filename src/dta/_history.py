@@ -387,6 +387,16 @@ def gates(rec: Reconciliation) -> list[dict[str, Any]]:
     if export or prohibited:
         hits = [t for t in rec.transfers if set(t.categories) & set(prohibited)]
         regimes = ", ".join(export.get("regimes") or []) or "export control"
+        stopped = [
+            (log.party, len((r.get("details") or {}).get("paths") or []))
+            for log in rec.logs
+            for r in log.records
+            if r.get("action") == "x-dta.transfer-blocked" and r.get("actor") == log.party
+        ]
+        at_source = "".join(
+            f"; {n} file(s) blocked at source by {party} (verified log record)"
+            for party, n in stopped
+        )
         out.append(
             {
                 "gate": "export-control",
@@ -397,7 +407,8 @@ def gates(rec: Reconciliation) -> list[dict[str, Any]]:
                     else "no verified transfer carried "
                     + (", ".join(prohibited) or "a gated category")
                 )
-                + f" ({regimes})",
+                + f" ({regimes})"
+                + at_source,
                 "manifests": [t.manifest for t in hits],
             }
         )

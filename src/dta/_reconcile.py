@@ -81,7 +81,12 @@ CODES = (
     "unverified-document",
 )
 # Records the compliance checks need; other lines are verified but not kept.
-_KEEP = (b'"action":"transfer.', b'"action":"data.', b'"action":"incident.')
+_KEEP = (
+    b'"action":"transfer.',
+    b'"action":"data.',
+    b'"action":"incident.',
+    b'"action":"x-dta.transfer-blocked"',
+)
 
 
 def _time(value: Any, where: str) -> datetime | None:
