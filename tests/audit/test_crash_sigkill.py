@@ -66,7 +66,7 @@ def _run_once(url: str, seed: int, rng: random.Random) -> dict[int, int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["jsonl", "sqlite"])
+@pytest.mark.parametrize("kind", ["jsonl", "sqlite", "postgresql"])
 def test_sigkill_during_appends_loses_no_returned_append(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -11,7 +11,8 @@ Rules this module enforces:
   least-privilege application role (no CREATE right) can open a log its owner role created.
 * A schema newer than this code knows is refused (``StorageError``) — never used or downgraded.
 * The database itself enforces append-only storage: triggers reject UPDATE, DELETE and TRUNCATE of
-  records and subtree hashes, reject inserts that leave a gap, and allow the head row only to grow
+  records and subtree hashes, reject insert statements that leave a gap (one check per
+  statement, over its transition table), and allow the head row only to grow
   to a size whose last record it names. CHECK constraints bound every column (index >= 0, hashes
   32 bytes, record lines 1..65,535 bytes without a newline, leaf = SHA-256(0x00 || line)).
   None of this is trusted by verification, which recomputes from the stored lines.
@@ -78,14 +79,16 @@ BEGIN
   RAISE EXCEPTION 'dta audit log table %.% is append-only: % rejected',
     TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP USING ERRCODE = 'integrity_constraint_violation';
 END $f$;
-CREATE FUNCTION {s}.check_record_insert() RETURNS trigger LANGUAGE plpgsql AS $f$
+CREATE FUNCTION {s}.check_records_contiguous() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE lo bigint; hi bigint; n bigint;
 BEGIN
-  IF NEW.idx > 0 AND NOT EXISTS (
-      SELECT 1 FROM {s}.records WHERE idx = NEW.idx - 1) THEN
-    RAISE EXCEPTION 'dta audit log %: record % would leave a gap', TG_TABLE_SCHEMA, NEW.idx
+  SELECT min(idx), max(idx), count(*) INTO lo, hi, n FROM new_rows;
+  IF n > 0 AND (hi - lo + 1 <> n OR (lo > 0 AND NOT EXISTS (
+      SELECT 1 FROM {s}.records WHERE idx = lo - 1))) THEN
+    RAISE EXCEPTION 'dta audit log %: records %..% would leave a gap', TG_TABLE_SCHEMA, lo, hi
       USING ERRCODE = 'integrity_constraint_violation';
   END IF;
-  RETURN NEW;
+  RETURN NULL;
 END $f$;
 CREATE FUNCTION {s}.check_head_update() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
@@ -104,8 +107,9 @@ CREATE TRIGGER records_append_only BEFORE UPDATE OR DELETE ON {s}.records
   FOR EACH ROW EXECUTE FUNCTION {s}.reject_change();
 CREATE TRIGGER records_no_truncate BEFORE TRUNCATE ON {s}.records
   FOR EACH STATEMENT EXECUTE FUNCTION {s}.reject_change();
-CREATE TRIGGER records_no_gap BEFORE INSERT ON {s}.records
-  FOR EACH ROW EXECUTE FUNCTION {s}.check_record_insert();
+CREATE TRIGGER records_no_gap AFTER INSERT ON {s}.records
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+  EXECUTE FUNCTION {s}.check_records_contiguous();
 CREATE TRIGGER nodes_append_only BEFORE UPDATE OR DELETE ON {s}.nodes
   FOR EACH ROW EXECUTE FUNCTION {s}.reject_change();
 CREATE TRIGGER nodes_no_truncate BEFORE TRUNCATE ON {s}.nodes

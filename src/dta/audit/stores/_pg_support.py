@@ -14,19 +14,26 @@ Rules this module enforces:
 from __future__ import annotations
 
 import urllib.parse
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
+from dta.audit import merkle
 from dta.audit.stores import _pg_schema
 from dta.errors import ConfigError, StorageError
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = [
     "DEFAULT_SCHEMA",
     "Fetched",
     "Peaks",
     "Recorder",
+    "copy_batch",
     "first_line",
+    "insert_batch",
     "redact_url",
     "split_url",
+    "stage_batch",
 ]
 
 _ZERO: Final = bytes(32)
@@ -125,3 +132,73 @@ class Fetched:
             return self._nodes[(level, index)]
         except KeyError:
             raise StorageError(f"subtree hash (level {level}, index {index}) missing") from None
+
+
+def stage_batch(
+    size: int, peaks: bytes, lines: list[bytes]
+) -> tuple[list[bytes], list[tuple[int, int, bytes]], tuple[int, bytes, bytes, bytes]]:
+    """Leaf hashes, completed subtree hashes and the new head row for ``lines`` at ``size``.
+
+    Raises:
+        StorageError: a line contains a newline.
+    """
+    builder = merkle.RootBuilder.resume(size, Peaks(size, peaks))
+    leaves: list[bytes] = []
+    nodes: list[tuple[int, int, bytes]] = []
+    for line in lines:
+        if b"\n" in line:
+            raise StorageError("a record line contains a newline")
+        leaf = merkle.leaf_hash(line)
+        leaves.append(leaf)
+        nodes.extend((n.level, n.index, n.hash) for n in builder.append(leaf)[1:])
+    new_peaks = b"".join(node.hash for node in builder.peaks())
+    return leaves, nodes, (builder.size, leaves[-1], new_peaks, builder.root())
+
+
+Queries = tuple[Any, Any]
+
+
+def copy_batch(
+    conn: psycopg.Connection[tuple[Any, ...]],
+    queries: Queries,
+    *,
+    size: int,
+    lines: list[bytes],
+    leaves: list[bytes],
+    nodes: list[tuple[int, int, bytes]],
+) -> None:
+    """Large batches: binary COPY of records and subtree hashes (several times faster than
+    array parameters). Not usable inside a pipeline.
+
+    Raises:
+        psycopg.Error: the database refused the rows.
+    """
+    with conn.cursor().copy(queries[0]) as copy:
+        copy.set_types(["int8", "bytea", "bytea"])
+        for k, (line, leaf) in enumerate(zip(lines, leaves, strict=True)):
+            copy.write_row((size + k, line, leaf))
+    if nodes:
+        with conn.cursor().copy(queries[1]) as copy:
+            copy.set_types(["int2", "int8", "bytea"])
+            for node in nodes:
+                copy.write_row(node)
+
+
+def insert_batch(
+    conn: psycopg.Connection[tuple[Any, ...]],
+    queries: Queries,
+    *,
+    size: int,
+    lines: list[bytes],
+    leaves: list[bytes],
+    nodes: list[tuple[int, int, bytes]],
+) -> None:
+    """Small batches: INSERT ... unnest(arrays), queued in the caller's pipeline.
+
+    Raises:
+        psycopg.Error: the database refused the rows.
+    """
+    conn.execute(queries[0], (list(range(size, size + len(lines))), lines, leaves))
+    if nodes:
+        levels, idxs, hashes = zip(*nodes, strict=True)
+        conn.execute(queries[1], (list(levels), list(idxs), list(hashes)))

@@ -38,11 +38,13 @@ from dta.audit.stores import (
 )
 from dta.audit.stores._pg_support import (
     Fetched,
-    Peaks,
     Recorder,
+    copy_batch,
     first_line,
+    insert_batch,
     redact_url,
     split_url,
+    stage_batch,
 )
 from dta.errors import StorageError
 
@@ -50,6 +52,7 @@ try:
     import psycopg
     from psycopg import sql
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    from psycopg.pq import TransactionStatus
 except ImportError as _exc:  # the optional extra is not installed
     raise StorageError("the PostgreSQL store needs psycopg: pip install 'dta[postgres]'") from _exc
 
@@ -58,6 +61,7 @@ __all__ = ["PostgresStore", "redact_url"]
 _log = logging.getLogger("dta.audit.postgres")
 _PAGE: Final = 5000
 _CACHE_MAX: Final = 1 << 16
+_COPY_MIN: Final = 64  # batches this large are inserted with binary COPY
 
 
 class PostgresStore:
@@ -98,14 +102,20 @@ class PostgresStore:
             "SELECT size, last_leaf, peaks FROM {}.head WHERE singleton FOR UPDATE"
         ).format(s)
         self._q_size = sql.SQL("SELECT size FROM {}.head").format(s)
-        self._q_insert = sql.SQL(
-            "INSERT INTO {}.records (idx, line, leaf) "
-            "SELECT * FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[])"
-        ).format(s)
-        self._q_nodes = sql.SQL(
-            "INSERT INTO {}.nodes (level, idx, hash) "
-            "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
-        ).format(s)
+        self._q_ins = (
+            sql.SQL(
+                "INSERT INTO {}.records (idx, line, leaf) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[])"
+            ).format(s),
+            sql.SQL(
+                "INSERT INTO {}.nodes (level, idx, hash) "
+                "SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
+            ).format(s),
+        )
+        self._q_copy = (
+            sql.SQL("COPY {}.records (idx, line, leaf) FROM STDIN (FORMAT BINARY)").format(s),
+            sql.SQL("COPY {}.nodes (level, idx, hash) FROM STDIN (FORMAT BINARY)").format(s),
+        )
         self._q_update = sql.SQL(
             "UPDATE {}.head SET size = %s, last_leaf = %s, peaks = %s, root = %s, "
             "updated_at = now() WHERE singleton"
@@ -197,27 +207,48 @@ class PostgresStore:
             sync = False
             if self._durability == "batch" and self._pending:
                 sync = time.monotonic() - self._pending_since >= BATCH_MAX_DELAY
-            sent = False
-            size, leaves = 0, []
+            committing = False
+            size, leaves = 0, list[bytes]()
             try:
-                # pipeline: BEGIN + lock/read in one round trip, writes + COMMIT in another
-                with conn.pipeline(), conn.transaction():
+                with conn.pipeline():  # BEGIN + lock and read the head: one round trip
+                    conn.execute("BEGIN")
                     row = conn.execute(self._q_head).fetchone()
-                    if row is None:
-                        raise StorageError(f"PostgreSQL schema {self.schema}: head row missing")
-                    size, last, peaks = int(row[0]), bytes(row[1]), bytes(row[2])
+                try:
+                    size, last, peaks = self._head(row)
                     lines = [bytes(line) for line in build(size, last)]
                     if not lines:
+                        conn.execute("ROLLBACK")
                         return size, []
-                    leaves = self._write(conn, size, peaks, lines)
                     if self._durability == "batch" and (
                         sync or self._pending + len(lines) >= BATCH_MAX_RECORDS
                     ):
-                        conn.execute("SET LOCAL synchronous_commit = on")
                         sync = True
-                    sent = True
+                    leaves, nodes, head = stage_batch(size, peaks, lines)
+                    big = len(lines) >= _COPY_MIN
+                    if big:
+                        copy_batch(
+                            conn, self._q_copy, size=size, lines=lines, leaves=leaves, nodes=nodes
+                        )
+                    with conn.pipeline():  # (small) inserts + head + COMMIT: one round trip
+                        if not big:
+                            insert_batch(
+                                conn,
+                                self._q_ins,
+                                size=size,
+                                lines=lines,
+                                leaves=leaves,
+                                nodes=nodes,
+                            )
+                        conn.execute(self._q_update, head)
+                        if sync:
+                            conn.execute("SET LOCAL synchronous_commit = on")
+                        committing = True
+                        conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback(conn)  # no-op when the COMMIT went through
+                    raise
             except psycopg.Error as exc:
-                if not (sent and self._committed(size, leaves)):
+                if not (committing and conn.broken and self._committed(size, leaves)):
                     raise self._error("append failed", exc) from exc
                 sync = False  # outcome recovered after a lost commit reply: flush again later
             if self._durability == "batch":
@@ -229,29 +260,17 @@ class PostgresStore:
                     self._pending += len(leaves)
             return size, leaves
 
-    def _write(
-        self, conn: psycopg.Connection[tuple[Any, ...]], size: int, peaks: bytes, lines: list[bytes]
-    ) -> list[bytes]:
-        builder = merkle.RootBuilder.resume(size, Peaks(size, peaks))
-        leaves: list[bytes] = []
-        n_level: list[int] = []
-        n_idx: list[int] = []
-        n_hash: list[bytes] = []
-        for line in lines:
-            if b"\n" in line:
-                raise StorageError("a record line contains a newline")
-            leaf = merkle.leaf_hash(line)
-            leaves.append(leaf)
-            for node in builder.append(leaf)[1:]:
-                n_level.append(node.level)
-                n_idx.append(node.index)
-                n_hash.append(node.hash)
-        conn.execute(self._q_insert, (list(range(size, size + len(lines))), lines, leaves))
-        if n_hash:
-            conn.execute(self._q_nodes, (n_level, n_idx, n_hash))
-        new_peaks = b"".join(node.hash for node in builder.peaks())
-        conn.execute(self._q_update, (builder.size, leaves[-1], new_peaks, builder.root()))
-        return leaves
+    def _rollback(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+            try:
+                conn.execute("ROLLBACK")
+            except psycopg.Error:
+                _log.warning("dta audit store: rollback failed on %s", self._url)
+
+    def _head(self, row: tuple[Any, ...] | None) -> tuple[int, bytes, bytes]:
+        if row is None:
+            raise StorageError(f"PostgreSQL schema {self.schema}: head row missing")
+        return int(row[0]), bytes(row[1]), bytes(row[2])
 
     def _committed(self, size: int, leaves: list[bytes]) -> bool:
         """After a lost commit reply: reconnect and check whether our batch is the stored one."""
