@@ -81,11 +81,18 @@ CODES = (
     "unverified-document",
 )
 # Records the compliance checks need; other lines are verified but not kept.
-_KEEP = (
-    b'"action":"transfer.',
-    b'"action":"data.',
-    b'"action":"incident.',
-    b'"action":"x-dta.transfer-blocked"',
+_KEEP = tuple(
+    f'"action":"{a}"'.encode()
+    for a in (
+        "transfer.sent",
+        "transfer.received",
+        "transfer.accepted",
+        "transfer.rejected",
+        "data.deleted",
+        "data.returned",
+        "incident.reported",
+        "x-dta.transfer-blocked",
+    )
 )
 
 
@@ -175,7 +182,10 @@ def _verify_log(
         for line in lines:
             if any(marker in line for marker in _KEEP):
                 with contextlib.suppress(Error):  # the verifier reports a malformed line
-                    kept.append(loads_canonical(line))
+                    rec = loads_canonical(line)
+                    by = (rec.get("details") or {}).get("by", entry.party)
+                    if rec.get("actor") == entry.party and by == entry.party:
+                        kept.append(rec)  # only the party's own steps are evidence
             yield line
 
     try:
