@@ -109,3 +109,15 @@ def test_missing_log_file_is_an_io_error(world, tmp_path, capsys):
     args[i] = f"{US}={tmp_path / 'nope.jsonl'}"
     assert run(["compliance", "reconcile", *args]) == 2
     assert US in capsys.readouterr().err
+
+
+def test_report_strict_fails_unless_clean(world, tmp_path, capsys):
+    """report --strict exits 1 when the verdict is not clean (a missing receipt)."""
+    send(world, 1, receipt_after=None)
+    world.close()
+    args = _files(world, tmp_path)
+    keys.save_private(tmp_path / "auditor.pem", world.auditor)
+    key = ["-k", str(tmp_path / "auditor.pem"), "--auditor", "A"]
+    assert run(["compliance", "report", *args, *key, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["signed"]["verdict"] == "discrepancies"
+    assert run(["compliance", "report", *args, *key, "--strict"]) == 1
