@@ -361,14 +361,19 @@ class JSONLStore:
             if start and start > self._n:
                 raise StorageError(f"{self._path}: no record {start}")
             offset = self._sidecar.offset(start - 1) if start else 0
-        return self._read_lines(offset, None if stop is None else max(stop - start, 0))
+            # A clean log is read up to its committed end (a concurrent append may be half
+            # written past it); a damaged one to the end of the file, so verify sees the damage.
+            limit = self._end if self._damage is None else os.fstat(self._fd).st_size
+        return self._read_lines(offset, None if stop is None else max(stop - start, 0), limit)
 
-    def _read_lines(self, offset: int, count: int | None) -> Iterator[bytes]:
+    def _read_lines(self, offset: int, count: int | None, limit: int) -> Iterator[bytes]:
         with open(self._path, "rb", buffering=_CHUNK) as handle:
             handle.seek(offset)
+            pos = offset
             for i, raw in enumerate(handle):
-                if count is not None and i >= count:
+                if (count is not None and i >= count) or pos >= limit:
                     return
+                pos += len(raw)
                 yield raw[:-1] if raw.endswith(b"\n") else raw
 
     def line(self, index: int) -> bytes:
@@ -421,7 +426,7 @@ class JSONLStore:
     def _sidecar_ok(self) -> bool:
         rb = RootBuilder()
         end = 0
-        for index, line in enumerate(self._read_lines(0, self._n)):
+        for index, line in enumerate(self._read_lines(0, self._n, self._end)):
             end += len(line) + 1
             if self._sidecar.offset(index) != end:
                 return False
