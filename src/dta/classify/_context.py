@@ -136,22 +136,39 @@ class Context:
 
     def score(self, text: str, start: int, end: int, extra: str = "") -> int:
         """Return +1 for positive context, -1 for negative only, 0 otherwise."""
-        before = text[max(0, start - BEFORE) : start]
-        cut = max(before.rfind("\n"), before.rfind("。"), before.rfind(". "))
-        if cut >= 0:
-            before = before[cut + 1 :]
-        after = text[end : end + AFTER]
-        stops = [i for i in (after.find("\n"), after.find("。"), after.find(". ")) if i >= 0]
-        if stops:
-            after = after[: min(stops)]
-        window = before + " " + after
-        if extra:
-            window = f"{window} {extra}"
+        window = _window(text, start, end, extra)
         if self.positive is not None and self.positive.search(window):
             return 1
         if self.negative is not None and self.negative.search(window):
             return -1
         return 0
+
+
+_last: tuple[str, int, int, str, str] = ("", -1, -1, "", "")
+
+
+def _window(text: str, start: int, end: int, extra: str) -> str:
+    """The context window of a match; the last one is cached (checkers ask in turn).
+
+    The cache is one tuple swapped atomically, so concurrent scans never see a mixed entry.
+    """
+    global _last
+    last = _last
+    if last[0] is text and last[1] == start and last[2] == end and last[3] == extra:
+        return last[4]
+    before = text[max(0, start - BEFORE) : start]
+    cut = max(before.rfind("\n"), before.rfind("。"), before.rfind(". "))
+    if cut >= 0:
+        before = before[cut + 1 :]
+    after = text[end : end + AFTER]
+    stops = [i for i in (after.find("\n"), after.find("。"), after.find(". ")) if i >= 0]
+    if stops:
+        after = after[: min(stops)]
+    window = before + " " + after
+    if extra:
+        window = f"{window} {extra}"
+    _last = (text, start, end, extra, window)
+    return window
 
 
 _NEG = _compile(*_NEGATIVE)

@@ -142,10 +142,10 @@ def jwt_hit(text: str, pos: int) -> Hit | None:
 _NAME = re.compile(
     r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_\-]?key|access[_\-]?key|auth[_\-]?key"
     r"|client[_\-]?secret|private[_\-]?key|credential|密码|口令|密钥|令牌|秘钥)"
-    r"[A-Za-z0-9_\-]{0,24}[\"']?\s*(?:=>|=|:)?\Z",
+    r"[A-Za-z0-9_\-]{0,24}[\"']?\s*(?:=>|=|:|：)?\Z",
     re.IGNORECASE,
 )
-VALUE_RE = re.compile(r"[=:]>?[ \t]*[\"']?([A-Za-z0-9+/_\-.~!@#$%^&*]{12,200})")
+VALUE_RE = re.compile(r"[=:：]>?[ \t]*[\"']?([A-Za-z0-9+/_\-.~!@#$%^&*]{12,200})")
 _PLACEHOLDER = re.compile(
     r"(?i)^(?:changeme|change_me|password|secret|example|placeholder|redacted|xxx+|\*+|none|null"
     r"|true|false|your[_\-].*|<.*>|\$\{.*\}|\{\{.*\}\}|%\(.*\)s|\.\.\.+)$"

@@ -5,9 +5,10 @@ Rules this module enforces:
 * Every pattern used for a full-text pass starts with a plain character class or literal, so the
   regular-expression engine can skip ahead without trying each position (boundaries are checked
   by look-behind *after* the first character). Passes: numeric tokens (digits with single
-  space/hyphen/dot separators, ``+``/``(`` prefixes), case-sensitive keywords (credential
-  prefixes, PEM, TLP, markings, EAR99/ITAR/USML, ``P<`` for passport MRZs) and assignment
-  operators (``=``/``:``, for secrets and IPv6); e-mail candidates are found by locating ``@``.
+  space/hyphen/dot separators, ``+``/``(`` prefixes) and assignment operators (``=``/``:``,
+  for secrets and IPv6). Case-sensitive keywords (credential prefixes, PEM, TLP, markings,
+  EAR99/ITAR/USML, ``P<`` for passport MRZs), ``eyJ`` (JWT) and ``@`` (e-mail) are located
+  with ``str.find``.
 * A numeric token glued to ASCII letters is not an identifier, except the shapes that legally
   contain letters: IBAN (two letters before), USCC and ECCN (letters after).
 * Overlapping hits are resolved by likelihood, then checksum-validated before rule-only, then
@@ -101,46 +102,42 @@ _CHECKERS: tuple[_Checker, ...] = (
     check_phone,
     check_ipv4,
 )
-_KEYWORDS = re.compile(
-    "|".join(
-        re.escape(k)
-        for k in (
-            "AKIA",
-            "ASIA",
-            "ABIA",
-            "ACCA",
-            "AGPA",
-            "AIDA",
-            "AROA",
-            "AIPA",
-            "ANPA",
-            "ANVA",
-            "APKA",
-            "eyJ",
-            "-----BEGIN ",
-            "TLP:",
-            "EAR99",
-            "ITAR",
-            "USML",
-            "CONTROLLED UNCLASSIFIED INFORMATION",
-            "CUI",
-            "CONFIDENTIAL",
-            "PROPRIETARY",
-            "TRADE SECRET",
-            "Proprietary and Confidential",
-            "Confidential and Proprietary",
-            "Company Confidential",
-            "Trade Secret",
-            "商业秘密",
-            "绝密",
-            "机密",
-            "秘密",
-            "内部",
-            "P<",
-        )
-    )
+_KEYWORDS = (
+    "AKIA",
+    "ASIA",
+    "ABIA",
+    "ACCA",
+    "AGPA",
+    "AIDA",
+    "AROA",
+    "AIPA",
+    "ANPA",
+    "ANVA",
+    "APKA",
+    "-----BEGIN ",
+    "TLP:",
+    "EAR99",
+    "ITAR",
+    "USML",
+    "CONTROLLED UNCLASSIFIED INFORMATION",
+    "CUI",
+    "CONFIDENTIAL",
+    "PROPRIETARY",
+    "TRADE SECRET",
+    "Proprietary and Confidential",
+    "Confidential and Proprietary",
+    "Company Confidential",
+    "Trade Secret",
+    "商业秘密",
+    "绝密",
+    "机密",
+    "秘密",
+    "内部",
+    "P<",
+)  # case-sensitive literals, each located with str.find (no per-character regex work)
+_ASSIGN = re.compile(
+    r"[=:：](?:(?=:|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)|>?[ \t]*[\"']?[^\s\"']{12})"
 )
-_ASSIGN = re.compile(r"[=:](?:(?=:|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)|>?[ \t]*[\"']?[^\s\"']{12})")
 _IP6_AHEAD = re.compile(r":(?=:|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)")
 
 
@@ -241,29 +238,33 @@ def _pass_numeric(text: str, extra: Extra, out: list[Hit]) -> None:
             _split(text, tok, s, extra(s) if extra else "", out)
 
 
+def _keyword_hit(text: str, pos: int, word: str, extra: Extra) -> Hit | None:
+    c = word[0]
+    if word == "P<":
+        mm = MRZ_RE.match(text, pos)
+        return mrz_hit(text, mm, extra(pos) if extra else "") if mm is not None else None
+    if c == "A" and len(word) == 4:
+        return aws_hit(text, pos)
+    if c == "-":
+        return pem_hit(text, pos)
+    if word == "TLP:":
+        return tlp_hit(text, pos)
+    if word in ("EAR99", "ITAR", "USML"):
+        return eccn_keyword_hit(text, pos, word)
+    if word in ("CUI", "CONTROLLED UNCLASSIFIED INFORMATION"):
+        return cui_hit(text, pos, word)
+    return legend_hit(text, pos, word)
+
+
 def _pass_keywords(text: str, extra: Extra, out: list[Hit]) -> None:
-    for m in _KEYWORDS.finditer(text):
-        word = m.group()
-        pos = m.start()
-        c = word[0]
-        hit: Hit | None
-        if word == "P<":
-            mm = MRZ_RE.match(text, pos)
-            hit = mrz_hit(text, mm, extra(pos) if extra else "") if mm is not None else None
-        elif c == "A" and len(word) == 4:
-            hit = aws_hit(text, pos)
-        elif c == "-":
-            hit = pem_hit(text, pos)
-        elif word == "TLP:":
-            hit = tlp_hit(text, pos)
-        elif word in ("EAR99", "ITAR", "USML"):
-            hit = eccn_keyword_hit(text, pos, word)
-        elif word in ("CUI", "CONTROLLED UNCLASSIFIED INFORMATION"):
-            hit = cui_hit(text, pos, word)
-        else:
-            hit = legend_hit(text, pos, word)
-        if hit is not None:
-            out.append(hit)
+    find = text.find
+    for word in _KEYWORDS:
+        pos = find(word)
+        while pos >= 0:
+            hit = _keyword_hit(text, pos, word, extra)
+            if hit is not None:
+                out.append(hit)
+            pos = find(word, pos + len(word))
 
 
 def _pass_assign(text: str, extra: Extra, out: list[Hit]) -> None:
