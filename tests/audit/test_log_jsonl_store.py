@@ -175,3 +175,23 @@ def test_repair_never_deletes_bytes(tmp_path: Path) -> None:
         moved = Path(log.repair()["moved_to"])
     assert path.read_bytes() + moved.read_bytes() == before
     assert oct(os.stat(moved).st_mode & 0o777)
+
+
+def test_partial_sidecar_entries_after_crash_are_dropped(tmp_path: Path) -> None:
+    """Half-written sidecar entries (crash mid-write) are cut and recomputed, not misaligned."""
+    path = _new(tmp_path, 13)
+    with AuditLog.open(path) as log:
+        root = log.root()
+    nodes = path.with_name(path.name + ".nodes")
+    with (nodes / "offsets").open("ab") as handle:
+        handle.write(b"\x00\x01\x02")
+    with (nodes / "L00").open("ab") as handle:
+        handle.write(b"\x07" * 20)
+    level1 = nodes / "L01"
+    level1.write_bytes(level1.read_bytes()[:-40])  # last node gone, plus a torn one
+    with AuditLog.open(path) as log:
+        assert log.root() == root
+        log.append(event(13))
+        log.append(event(14))
+        assert log.fsck()["rebuilt"] == []
+        assert log.verify().ok

@@ -121,10 +121,14 @@ class Sidecar:
             ``n``, the number of records the sidecar now indexes.
         """
         n = min(self._len(_OFFSETS, 8), self._len(0, 32))
-        self.truncate(n)
-        level = 1
-        while n >> level:
-            have, want = self._len(level, 32), n >> level
+        self._cut(_OFFSETS, n * 8)
+        self._cut(0, n * 32)
+        # Offsets are written first, then L00, L01, ...: after a crash an upper level can hold
+        # at most the nodes completed by the leaves just dropped (levels <= bit_length(n) + 1).
+        for level in range(1, n.bit_length() + 2):
+            want = n >> level
+            self._cut(level, want * 32)  # also drops a partially written entry
+            have = self._len(level, 32)
             if have < want:
                 below = os.pread(self._fd(level - 1), (want - have) * 64, have * 64)
                 if len(below) != (want - have) * 64:
@@ -134,8 +138,16 @@ class Sidecar:
                     for i in range(0, len(below), 64)
                 ]
                 _write_all(self._fd(level), b"".join(out))
-            level += 1
         return n
+
+    def _cut(self, name: str | int, limit: int) -> None:
+        """Truncate to ``limit`` bytes, or to whole entries below it (never extends)."""
+        fd = self._fd(name)
+        size = os.fstat(fd).st_size
+        width = 8 if name == _OFFSETS else 32
+        keep = min(limit, size - size % width)
+        if keep != size:
+            os.ftruncate(fd, keep)
 
     def close(self) -> None:
         """Close every file."""
