@@ -9,7 +9,9 @@ Figures, all measured in this one run:
 * verify of the same tree: read the manifest file + ``verify_tree`` vs ``Bag(path).validate()``
   (processes=1). Goal: dta >= 5x faster.
 * hashing throughput on 4 files of 256 MiB (page cache warm): ``hash_tree`` with all cores vs
-  raw ``hashlib.file_digest`` single-threaded MB/s x cores used. Goal: >= 90%.
+  raw ``hashlib.file_digest`` single-threaded MB/s x cores used. Goal: >= 90%. A second row
+  divides by the CPU time actually consumed (all threads): on a shared machine the cores are not
+  all ours, and MB per CPU-second is the "per core used" figure that load does not distort.
 * peak RSS of a fresh process that builds and writes the manifest of a 200,000-file tree
   (``VmHWM`` from /proc; ``ru_maxrss`` would carry the parent's peak across exec). Goal: < 250 MB.
 
@@ -21,11 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from _harness import Row, median_time, quick
@@ -115,13 +120,29 @@ def _bagit_rows(count: int, repeat: int) -> list[Row]:
     ]  # fmt: skip
 
 
-def _throughput_row(size_mib: int, repeat: int) -> Row:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds (all threads) of ``fn``."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        cpu, start = _cpu(), time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - start)
+        cpus.append(_cpu() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def _throughput_rows(size_mib: int, repeat: int) -> list[Row]:
     from dta._hashing import hash_tree
 
     root = CACHE / f"large-{size_mib}"
     tree = _make_large(root, size_mib)
     files = sorted(tree.iterdir())
-    total = sum(f.stat().st_size for f in files)
+    total = sum(f.stat().st_size for f in files) / 1e6
     cores = min(os.cpu_count() or 1, len(files))
 
     def raw() -> None:
@@ -130,13 +151,19 @@ def _throughput_row(size_mib: int, repeat: int) -> Row:
                 hashlib.file_digest(handle, "sha256")
 
     raw()  # warm the page cache
-    raw_single = total / median_time(raw, repeat=repeat) / 1e6
-    ours = total / median_time(lambda: hash_tree(tree, workers=cores), repeat=repeat) / 1e6
-    peer = raw_single * cores
+    raw_wall, raw_cpu = _timed(raw, repeat)
+    our_wall, our_cpu = _timed(lambda: hash_tree(tree, workers=cores), repeat)
     shutil.rmtree(root, ignore_errors=True)
-    return Row("manifest", f"SHA-256 throughput, 4 files x {size_mib} MiB, {cores} cores", "MB/s",
-               ours, f"raw hashlib.file_digest x {cores} cores", peer, goal=">= 90% of peer",
-               met=ours >= 0.9 * peer)  # fmt: skip
+    peer = total / raw_wall * cores
+    label = f"4 files x {size_mib} MiB"
+    return [
+        Row("manifest", f"SHA-256 throughput, {label}, {cores} workers (wall)", "MB/s",
+            total / our_wall, f"raw hashlib.file_digest 1 thread x {cores}", peer,
+            goal=">= 90% of peer", met=total / our_wall >= 0.9 * peer),
+        Row("manifest", f"SHA-256 per CPU-second used, {label}", "MB/cpu-s", total / our_cpu,
+            "raw hashlib.file_digest per CPU-second", total / raw_cpu,
+            goal=">= 90% of peer (per core used)", met=total / our_cpu >= 0.9 * total / raw_cpu),
+    ]  # fmt: skip
 
 
 def _make_large(root: Path, size_mib: int) -> Path:
@@ -196,6 +223,6 @@ def main() -> list[Row]:
     CACHE.mkdir(parents=True, exist_ok=True)
     small = quick()
     rows = _bagit_rows(2_000 if small else 20_000, 3 if small else 5)
-    rows.append(_throughput_row(16 if small else 256, 3 if small else 5))
+    rows.extend(_throughput_rows(16 if small else 256, 3 if small else 5))
     rows.append(_rss_row(20_000 if small else 200_000))
     return rows

@@ -29,6 +29,7 @@ from dta.errors import ManifestError
 __all__ = ["Finding", "TreeCheck", "check_items", "iter_items", "verify_tree"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX_RUN = re.compile(r"[0-9a-f]*")
 
 
 @attrs.frozen
@@ -100,18 +101,10 @@ def _expected(body: Mapping[str, Any]) -> tuple[dict[str, tuple[int, str]], list
     findings: list[Finding] = []
     collisions = CollisionIndex()
     total = 0
-    try:
-        proven = all_safe_and_distinct([item["path"] for item in items])
-    except (TypeError, KeyError):
-        proven = False
-    if proven:
-        for i, item in enumerate(items):
-            size = item.get("size")
-            digest = item.get("digest")
-            hexdigest = digest.get("sha256") if isinstance(digest, dict | Mapping) else None
-            expected[item["path"]] = _check_item(i, size, hexdigest)
-            total += size
-        items = []  # all checked
+    bulk = _bulk_expected(items)
+    if bulk is not None:
+        expected, total = bulk
+        items = []  # all proven in bulk; otherwise checked one by one below, with messages
     for i, item in enumerate(items):
         # Exact-type checks first: parsed JSON is plain dicts, and ABC checks cost ~1 us each.
         path = item.get("path") if type(item) is dict or isinstance(item, Mapping) else None
@@ -159,6 +152,29 @@ def check_items(manifest_signed: Any) -> tuple[Finding, ...]:
         ManifestError: Not a manifest, or an item without a valid size or digest.
     """
     return tuple(_expected(_manifest_body(manifest_signed))[1])
+
+
+def _bulk_expected(items: list[Any]) -> tuple[dict[str, tuple[int, str]], int] | None:
+    """All items proven well-formed with C-speed whole-list checks, or None (check one by one)."""
+    try:
+        paths = [item["path"] for item in items]
+        sizes = [item["size"] for item in items]
+        hexes = [item["digest"]["sha256"] for item in items]
+    except (TypeError, KeyError, IndexError):
+        return None
+    if not items:
+        return {}, 0
+    if (
+        set(map(type, sizes)) != {int}
+        or min(sizes) < 0
+        or set(map(type, hexes)) != {str}
+        or set(map(len, hexes)) != {64}
+        or _HEX_RUN.fullmatch("".join(hexes)) is None
+        or set(map(type, paths)) != {str}
+        or not all_safe_and_distinct(paths)
+    ):
+        return None
+    return dict(zip(paths, zip(sizes, hexes, strict=True), strict=True)), sum(sizes)
 
 
 def _check_item(i: int, size: Any, hexdigest: Any) -> tuple[int, str]:
