@@ -140,8 +140,8 @@ class JSONLStore:
     def _refresh(self) -> None:
         """Bring the in-memory view up to date with the file (caller holds the lock)."""
         size = os.fstat(self._fd).st_size
-        if self._known and size == self._end and self._sidecar.count() == self._n:
-            return
+        if self._known and size == self._end:
+            return  # nobody appended since our view: every appender indexes under the lock
         self._known = False
         self._damage = None
         n = self._sidecar.normalise()
