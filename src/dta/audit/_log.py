@@ -28,12 +28,13 @@ from typing import Any
 from dta._json import loads
 from dta.audit._checkpoint import Checkpoint, sign_checkpoint
 from dta.audit._merkle import consistency_proof, inclusion_proof, root
+from dta.audit._note import Note
 from dta.audit._proofbundle import make_proof_bundle
 from dta.audit._record import MAX_LINE, prepare_record
 from dta.audit._verify import VerifyReport, verify_lines
 from dta.audit._verify_parallel import PARALLEL_MIN_BYTES, verify_file_parallel
 from dta.audit.stores import Store, open_store
-from dta.errors import ProofError, SchemaError
+from dta.errors import ProofError, SignatureError
 from dta.keys import Signer
 
 __all__ = ["AuditLog"]
@@ -264,12 +265,10 @@ class AuditLog:
         Raises:
             ProofError: malformed checkpoint, index outside it, or its root is not this log's.
         """
-        from dta.audit._note import Note
-
         try:
             cp = Checkpoint.from_text(Note.from_text(checkpoint_note).text)
-        except SchemaError as exc:  # pragma: no cover - Note raises SignatureError/ProofError
-            raise ProofError(str(exc)) from exc
+        except SignatureError as exc:  # a malformed note (signatures are not checked here)
+            raise ProofError(f"checkpoint: {exc}") from exc
         if self.root(cp.size) != cp.root:
             raise ProofError(f"checkpoint root at size {cp.size} is not this log's root")
         return make_proof_bundle(index, self.prove_inclusion(index, cp.size), checkpoint_note)
