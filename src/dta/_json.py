@@ -329,8 +329,7 @@ def loads_canonical(
     if expected != raw:
         position = _first_difference(raw, expected)
         raise CanonicalError(
-            f"not in canonical form (expected {expected[position : position + 12]!r} "
-            f"at the first difference)",
+            "not in RFC 8785 canonical form (offset of the first differing byte)",
             position=position,
         )
     return value
