@@ -31,7 +31,9 @@ from contextlib import contextmanager
 
 import attrs
 
+from dta import _hashing_procs as _processes
 from dta._tree import DirHandle, UnsafeEntry, special_kind, walk
+from dta.errors import UsageError
 
 __all__ = ["CHUNK", "Record", "TreeHashes", "hash_tree", "progress_display"]
 
@@ -155,6 +157,7 @@ def hash_tree(
     select: Select | None = None,
     progress: Progress | None = None,
     known: Container[str] = (),
+    mode: str = "threads",
 ) -> TreeHashes:
     """Walk ``root`` safely and hash every regular file (those ``select`` accepts).
 
@@ -165,13 +168,21 @@ def hash_tree(
             hashed (the caller records why).
         progress: Called with ``(files, bytes)`` hashed so far, from the calling thread.
         known: Paths already checked by the caller with the same path rules (skipped here).
+        mode: ``"threads"`` (default) or ``"processes"`` (forked workers, see
+            :mod:`dta._hashing_procs`; faster for many small files on idle cores, but forks the
+            calling process); ignored when ``workers`` is 1.
 
     Returns:
         The records and the unsafe entries.
 
     Raises:
         InputError: The root cannot be opened.
+        UsageError: Unknown ``mode``, or processes where ``fork`` is unavailable.
     """
+    if mode not in ("threads", "processes"):
+        raise UsageError(f"hash mode must be 'threads' or 'processes', not {mode!r}")
+    if mode == "processes" and not _processes.available():
+        raise UsageError("hash mode 'processes' needs os.fork (POSIX)")
     count = max(1, min(workers or os.cpu_count() or 1, 64))
     records: list[Record] = []
     unsafe: list[UnsafeEntry] = []
@@ -195,6 +206,18 @@ def hash_tree(
         for handle, files in walk(root, unsafe, known):
             for batch in _batches(chosen(files), 1):
                 collect([hash_file(handle.fd, name, rel) for name, rel in batch])
+        return TreeHashes(records, unsafe)
+
+    if mode == "processes":
+        _processes.hash_tree_processes(
+            root,
+            workers=count,
+            chosen=chosen,
+            collect=collect,  # type: ignore[arg-type]
+            unsafe=unsafe,
+            known=known,
+            batches=_batches,
+        )
         return TreeHashes(records, unsafe)
 
     inflight: deque[Future[list[_Outcome]]] = deque()

@@ -180,6 +180,7 @@ def build_manifest(
     ip: Mapping[str, str] | None = None,
     workers: int | None = None,
     progress: bool | None = None,
+    hash_mode: str = "threads",
 ) -> dict[str, Any]:
     """Build the unsigned ``dta.manifest`` body for every file below ``root``.
 
@@ -198,6 +199,8 @@ def build_manifest(
         ip: ``{"owner", "licence"}`` that applies to the whole transfer.
         workers: Hashing threads (default: CPU count).
         progress: Show a progress line on stderr (None: only on a terminal).
+        hash_mode: ``"threads"`` or ``"processes"`` (forked hashing workers: faster for many
+            small files on idle cores; forks the calling process).
 
     Returns:
         The manifest body (validated against its schema).
@@ -221,7 +224,7 @@ def build_manifest(
     order = _level_order(classification)
 
     with progress_display(progress, "hashing") as update:
-        found = hash_tree(root, workers=workers, progress=update)
+        found = hash_tree(root, workers=workers, progress=update, mode=hash_mode)
     records = found.records
     records.sort()  # code-point order of valid str == byte order of their UTF-8 encoding
     unsafe = list(found.unsafe)

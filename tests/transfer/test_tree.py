@@ -29,16 +29,51 @@ def _kinds(unsafe: list[UnsafeEntry]) -> dict[str, str]:
     return {u.path: u.kind for u in unsafe}
 
 
-def test_hashes_match_hashlib_with_one_and_two_workers(tmp_path: Path) -> None:
-    """Every regular file is hashed exactly as hashlib does, whatever the worker count."""
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_hashes_match_hashlib_with_one_and_two_workers(tmp_path: Path, mode: str) -> None:
+    """Every regular file is hashed exactly as hashlib does, whatever the workers and mode."""
     files = {f"d{i % 3}/f{i}.bin": os.urandom(i * 977) for i in range(40)}
     files["big/large.bin"] = os.urandom(3 * _hashing.CHUNK + 123)
+    files["top.txt"] = b"top"
     _tree(tmp_path, files)
+    (tmp_path / "link").symlink_to(tmp_path / "top.txt")
     want = {rel: (len(d), hashlib.sha256(d).hexdigest()) for rel, d in files.items()}
     for workers in (1, 2):
-        result = hash_tree(tmp_path, workers=workers)
-        assert result.unsafe == []
+        result = hash_tree(tmp_path, workers=workers, mode=mode)
+        assert [u.kind for u in result.unsafe] == ["symlink"]
         assert {r[0]: (r[1], r[2]) for r in result.records} == want
+
+
+def test_unknown_hash_mode_rejected(tmp_path: Path) -> None:
+    """A mode other than threads/processes is a usage error, not silently ignored."""
+    from dta.errors import UsageError
+
+    with pytest.raises(UsageError, match="hash mode"):
+        hash_tree(tmp_path, workers=2, mode="gpu")
+
+
+def test_process_worker_refuses_directory_swapped_for_symlink(tmp_path: Path) -> None:
+    """A forked worker reaches directories with O_NOFOLLOW: a swapped-in link is not followed."""
+    from dta import _hashing_procs
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "f").write_bytes(b"secret")
+    root = _tree(tmp_path / "root", {"d/f": b"inside"})
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        _hashing_procs._init(fd)
+        ok = _hashing_procs._task("d/", ["f"])
+        assert ok == [("d/f", 6, hashlib.sha256(b"inside").hexdigest())]
+        os.close(_hashing_procs._state.pop("dir")[1])  # type: ignore[index]
+        (root / "d" / "f").unlink()
+        (root / "d").rmdir()
+        (root / "d").symlink_to(outside)
+        swapped = _hashing_procs._task("d/", ["f"])
+        assert isinstance(swapped[0], UnsafeEntry)
+        assert swapped[0].kind == "changed"
+    finally:
+        os.close(fd)
 
 
 def test_symlink_pointing_outside_not_followed(tmp_path: Path) -> None:

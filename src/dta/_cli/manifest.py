@@ -99,6 +99,15 @@ def _previous(path: str | None) -> dict[str, str] | None:
     return envelope.digest(_body(_read_manifest(path)))
 
 
+_hash_mode_option = click.option(
+    "--hash-mode",
+    type=click.Choice(["threads", "processes"]),
+    default="threads",
+    show_default=True,
+    help="Hashing workers: threads, or forked processes (faster for many small files).",
+)
+
+
 @click.group()
 def manifest() -> None:
     """Transfer manifests: create from a directory, sign, verify, show, export."""
@@ -120,6 +129,7 @@ def manifest() -> None:
 @click.option("--workers", type=click.IntRange(min=1), help="Hashing threads (default: cores).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default stdout).")
 @click.option("--progress/--no-progress", default=None, help="Progress on stderr (default: tty).")
+@_hash_mode_option
 def create(  # noqa: PLR0917 - click passes every option
     directory: str,
     agreement_path: str,
@@ -136,6 +146,7 @@ def create(  # noqa: PLR0917 - click passes every option
     workers: int | None,
     out: str | None,
     progress: bool | None,
+    hash_mode: str,
 ) -> None:
     """Build the manifest body for every file below DIRECTORY."""
     from dta._cli._transfer_common import parse_at
@@ -160,6 +171,7 @@ def create(  # noqa: PLR0917 - click passes every option
             ip={"owner": ip_owner, "licence": ip_licence} if ip_owner and ip_licence else None,
             workers=workers,
             progress=progress,
+            hash_mode=hash_mode,
         )
     except UnsafeTreeError as exc:
         for entry in exc.entries:
@@ -222,6 +234,7 @@ def _print_check(check: TreeCheck | None, decision: Any, signature: str) -> None
 @click.option("--at", "at", metavar="TIME", help="Evaluate at this RFC 3339 time.")
 @click.option("--workers", type=click.IntRange(min=1), help="Hashing threads (default: cores).")
 @click.option("--progress/--no-progress", default=None, help="Progress on stderr (default: tty).")
+@_hash_mode_option
 @format_option("text", "json")
 def verify(  # noqa: PLR0917 - click passes every option
     file: str,
@@ -233,6 +246,7 @@ def verify(  # noqa: PLR0917 - click passes every option
     at: str | None,
     workers: int | None,
     progress: bool | None,
+    hash_mode: str,
     fmt: str,
 ) -> int:
     """Verify a signed manifest against a directory and/or an agreement."""
@@ -268,7 +282,9 @@ def verify(  # noqa: PLR0917 - click passes every option
     check = None
     if directory is not None:
         with fail_in(file):
-            check = verify_tree(doc, directory, workers=workers, progress=progress)
+            check = verify_tree(
+                doc, directory, workers=workers, progress=progress, hash_mode=hash_mode
+            )
     ok = signature_ok and (check is None or check.ok)
     ok = ok and (decision is None or bool(decision.allowed))
     if fmt == "json":
