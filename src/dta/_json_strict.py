@@ -11,6 +11,9 @@ Rules (the same as ``dta.loads``): RFC 8259 grammar; no duplicate member names; 
 and are checked for ``str`` input); integers within +-(2**53 - 1) and no ``-0``; numbers with a
 fraction or exponent only when floats are allowed, and then finite; at most ``MAX_DEPTH`` nested
 containers; nothing but whitespace after the value.
+
+Messages never quote string or number values from the document (they may be sensitive); member
+names are quoted, truncated, for duplicates.
 """
 
 from __future__ import annotations
@@ -70,19 +73,15 @@ def _number(text: str, pos: int, pointer: str, allow_floats: bool) -> tuple[Any,
     end = match.end()
     if frac is None and exp is None:
         if len(whole) > 17 or abs(value := int(whole)) > MAX_SAFE_INTEGER:
-            raise _Fail(f"integer {whole[:24]} is outside +-(2**53 - 1)", pos, pointer)
+            raise _Fail("integer outside +-(2**53 - 1)", pos, pointer)
         if whole == "-0":
             raise _Fail("integer -0 is not allowed", pos, pointer)
         return value, end
     if not allow_floats:
-        raise _Fail(
-            f"number {match.group()[:24]} is not an integer; floats are not allowed here",
-            pos,
-            pointer,
-        )
+        raise _Fail("number is not an integer; floats are not allowed here", pos, pointer)
     number = float(match.group())
     if math.isinf(number):
-        raise _Fail(f"number {match.group()[:24]} overflows a double", pos, pointer)
+        raise _Fail("number overflows a double", pos, pointer)
     return number, end
 
 
