@@ -76,7 +76,7 @@ Extra = Callable[[int], str] | None
 _Checker = Callable[[str, str, str, int, int, str], Hit | None]
 
 _NUM = re.compile(
-    r"[0-9+(](?<![0-9_.+\-/].)(?:(?<=[0-9])|(?=[0-9]))"
+    r"[0-9+(](?<![0-9_.+\-/].)(?=[0-9A-Zx .\-()]{4})(?:(?<=[0-9])|(?=[0-9]))"  # cheap gates first
     r"(?:(?<=[A-Z]{2}[0-9])[0-9]"  # IBAN check digits after a country code
     r"|(?<![A-Za-z].)(?<=[0-9])[A-E][0-9]{3}"  # ECCN 0A000
     r"|(?<![A-Za-z].)(?<=[0-9])[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![0-9.])"  # dotted quad
@@ -102,39 +102,29 @@ _CHECKERS: tuple[_Checker, ...] = (
     check_phone,
     check_ipv4,
 )
-_KEYWORDS = (
-    "AKIA",
-    "ASIA",
-    "ABIA",
-    "ACCA",
-    "AGPA",
-    "AIDA",
-    "AROA",
-    "AIPA",
-    "ANPA",
-    "ANVA",
-    "APKA",
-    "-----BEGIN ",
-    "TLP:",
-    "EAR99",
-    "ITAR",
-    "USML",
-    "CONTROLLED UNCLASSIFIED INFORMATION",
-    "CUI",
-    "CONFIDENTIAL",
-    "PROPRIETARY",
-    "TRADE SECRET",
-    "Proprietary and Confidential",
-    "Confidential and Proprietary",
-    "Company Confidential",
-    "Trade Secret",
-    "商业秘密",
-    "绝密",
-    "机密",
-    "秘密",
-    "内部",
-    "P<",
-)  # case-sensitive literals, each located with str.find (no per-character regex work)
+# Case-sensitive anchors located with str.find (no per-character regex work); each anchor
+# resolves to the keyword around it. AWS key-id prefixes share one literal-prefixed regex.
+_AWS_START = re.compile("A(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA|IPA|NPA|NVA|PKA)")
+_SIMPLE = {
+    "-----BEGIN ": "-----BEGIN ",
+    "TLP:": "TLP:",
+    "EAR99": "EAR99",
+    "ITAR": "ITAR",
+    "USML": "USML",
+    "CUI": "CUI",
+    "CONTROLLED UNCLASSIFIED INFORMATION": "CONTROLLED UNCLASSIFIED INFORMATION",
+    "PROPRIETARY": "PROPRIETARY",
+    "TRADE SECRET": "TRADE SECRET",
+    "Trade Secret": "Trade Secret",
+    "内部": "内部",
+    "P<": "P<",
+}
+_PHRASES = (
+    ("Company Confidential", 8),
+    ("Confidential and Proprietary", 0),
+    ("Proprietary and Confidential", 17),
+)
+_SEALS = {"秘": "秘密", "机": "机密", "绝": "绝密"}
 _ASSIGN = re.compile(
     r"[=:：](?:(?=:|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)|>?[ \t]*[\"']?[^\s\"']{12})"
 )
@@ -256,15 +246,43 @@ def _keyword_hit(text: str, pos: int, word: str, extra: Extra) -> Hit | None:
     return legend_hit(text, pos, word)
 
 
-def _pass_keywords(text: str, extra: Extra, out: list[Hit]) -> None:
+def _anchored(text: str) -> list[tuple[int, str]]:
+    """Positions and keywords of every keyword occurrence."""
     find = text.find
-    for word in _KEYWORDS:
-        pos = find(word)
+    found: list[tuple[int, str]] = [(m.start(), m.group()) for m in _AWS_START.finditer(text)]
+    for anchor, word in _SIMPLE.items():
+        pos = find(anchor)
         while pos >= 0:
-            hit = _keyword_hit(text, pos, word, extra)
-            if hit is not None:
-                out.append(hit)
-            pos = find(word, pos + len(word))
+            found.append((pos, word))
+            pos = find(anchor, pos + len(anchor))
+    pos = find("ONFIDENTIAL")
+    while pos >= 0:
+        if pos and text[pos - 1] == "C":
+            found.append((pos - 1, "CONFIDENTIAL"))
+        pos = find("ONFIDENTIAL", pos + 11)
+    pos = find("onfidential")
+    while pos >= 0:
+        for phrase, offset in _PHRASES:
+            start = pos - 1 - offset
+            if start >= 0 and text.startswith(phrase, start):
+                found.append((start, phrase))
+        pos = find("onfidential", pos + 11)
+    pos = find("密")
+    while pos >= 0:
+        seal = _SEALS.get(text[pos - 1]) if pos else None
+        if seal == "秘密" and pos >= 3 and text[pos - 3 : pos - 1] == "商业":
+            found.append((pos - 3, "商业秘密"))
+        elif seal is not None:
+            found.append((pos - 1, seal))
+        pos = find("密", pos + 1)
+    return found
+
+
+def _pass_keywords(text: str, extra: Extra, out: list[Hit]) -> None:
+    for pos, word in _anchored(text):
+        hit = _keyword_hit(text, pos, word, extra)
+        if hit is not None:
+            out.append(hit)
 
 
 def _pass_assign(text: str, extra: Extra, out: list[Hit]) -> None:
