@@ -7,9 +7,12 @@ import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from store_kinds import EVENT
 
 from dta import canonical_bytes, loads
+from dta._json import loads_canonical
 from dta.audit import ACTIONS, MAX_LINE, AuditRecord, check_action
 from dta.audit._record import build_line, check_record, prepare_record
 from dta.errors import SchemaError
@@ -159,3 +162,28 @@ def test_record_validates_against_published_schema() -> None:
     validate(doc)
     with pytest.raises(SchemaError):
         validate({**doc, "prev": "xyz"})
+
+
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    details=st.dictionaries(_TEXT, _JSON, max_size=5),
+    index=st.integers(0, 2**53 - 1),
+    prev=st.binary(min_size=32, max_size=32),
+)
+def test_any_json_details_make_a_verifiable_canonical_line(
+    details: dict[str, object], index: int, prev: bytes
+) -> None:
+    """Any strict-JSON details give a canonical line that parses back to the same record."""
+    line = prepare_record({**EVENT, "details": details}).line(index, prev)
+    rec = check_record(loads_canonical(line))
+    assert rec["details"] == details
+    assert (rec["index"], rec["prev"]) == (index, prev.hex())
+    assert AuditRecord.from_dict(rec).line() == line
