@@ -195,3 +195,28 @@ def test_partial_sidecar_entries_after_crash_are_dropped(tmp_path: Path) -> None
         log.append(event(14))
         assert log.fsck()["rebuilt"] == []
         assert log.verify().ok
+
+
+def test_sidecar_write_failure_does_not_fail_a_committed_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failing cache write (disk full for the sidecar) keeps the append; the cache catches up."""
+    from dta.audit.stores import _sidecar
+
+    path = _new(tmp_path, 3)
+    real = _sidecar.Sidecar.append
+    calls = {"n": 0}
+
+    def flaky(self: _sidecar.Sidecar, ends: list[int], nodes: dict[int, list[bytes]]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise StorageError("no space left for the sidecar")
+        real(self, ends, nodes)
+
+    monkeypatch.setattr(_sidecar.Sidecar, "append", flaky)
+    with AuditLog.open(path) as log:
+        assert log.append(event(3))[0] == 3
+        assert log.append(event(4))[0] == 4
+        assert log.size == 5
+        assert log.verify([(5, log.root())]).ok
+        assert log.fsck()["rebuilt"] == []

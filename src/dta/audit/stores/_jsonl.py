@@ -300,8 +300,13 @@ class JSONLStore:
             except OSError as exc:
                 raise StorageError(f"{self._path}: append failed: {exc.strerror}") from exc
             leaves = [hashlib.sha256(b"\x00" + line).digest() for line in lines]
-            self._write_nodes(ends, leaves)
-            self._known = True
+            try:
+                self._write_nodes(ends, leaves)
+                self._known = True
+            except (StorageError, OSError):
+                # The records are committed in the log (the source of truth); the sidecar is a
+                # cache that the next refresh re-indexes from the log.
+                self._rb = None
             if self._durability == "batch":
                 if not self._pending:
                     self._pending_since = time.monotonic()
