@@ -161,7 +161,8 @@ def _receipt_match(rec: Reconciliation, party: str, out: list[Outcome]) -> Check
         return Check("receipt-match", None, "no verified transfer involves this party")
     good = [t for t in mine if t.manifest not in blamed]
     for t in mine:
-        out.append(Outcome(t.sent or t.created, t in good, f"transfer {t.manifest}"))
+        ok = t.manifest not in blamed
+        out.append(Outcome(t.sent or t.created, ok, f"transfer {t.manifest}"))
     clean = sum(1 for t in mine if not t.codes)
     return Check(
         "receipt-match",
@@ -243,15 +244,17 @@ def _caps(rec: Reconciliation, party: str, out: list[Outcome]) -> Check:
         rows = sorted(
             (t for t in sent if cap.recipient in (None, t.recipient)), key=lambda t: t.created
         )
-        for i, t in enumerate(rows):
+        start = 0
+        window_total = 0  # subjects of rows created in (t - window, t]
+        for t in rows:
+            window_total += t.subjects.get(cap.category, 0)
+            while rows[start].created <= t.created - cap.window:
+                window_total -= rows[start].subjects.get(cap.category, 0)
+                start += 1
             if cap.category not in t.subjects:
                 continue
             checked += 1
-            total = sum(
-                u.subjects.get(cap.category, 0)
-                for u in rows[: i + 1]
-                if u.created > t.created - cap.window
-            )
+            total = window_total
             if total > cap.max_subjects:
                 breaches += 1
                 worst = f"{total} {cap.category} subjects in the window ending {t.manifest}"

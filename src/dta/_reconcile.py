@@ -12,10 +12,10 @@ Rules this module enforces:
   is reconciled or scored. Cosignatures are verified per signature line against the
   counterparties' Ed25519 keys and the auditor's third-party witnesses, and must not be
   timestamped after ``now``.
-* Manifests count only if their signatures meet the agreement's threshold for their level, they
-  validate against their schema and are bound to this agreement (id and digest); receipts only if
-  signed by the manifest recipient's key and schema-valid. Anything else is listed as
-  ``unverified-document`` and ignored.
+* Manifests count only if their signatures meet the agreement's threshold for their level, the
+  members reconciliation reads have the right types, and they are bound to this agreement (id and
+  digest); receipts only if signed by the manifest recipient's key and well-typed likewise.
+  Anything else is listed as ``unverified-document`` and ignored.
 * Matching is by manifest digest (never by signature bytes). Discrepancy codes:
   ``unacknowledged`` (sent, no receipt), ``digest-mismatch`` (a record or receipt names the
   manifest id with another digest), ``receipt-without-send`` (a receipt or received record for
@@ -36,11 +36,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from dta import envelope, schemas
 from dta._agreement_model import Agreement, digest_of
-from dta._agreement_sign import registry, verify_agreement
+from dta._agreement_sign import verify_agreement
 from dta._json import loads_canonical
 from dta._policy_eval import format_time, parse_time
+from dta._reconcile_docs import verified_manifests, verified_receipts
 from dta._reconcile_model import (
     CheckpointStatus,
     Cosig,
@@ -212,81 +212,6 @@ def _verify_log(
         tuple(s for s in statuses if s is not None),
         tuple(kept) if report.ok else (),
     )
-
-
-def _registries(agreement: Agreement) -> dict[str, Any]:
-    """One key registry per party (keys of that party only), built once."""
-    return {p.id: registry(agreement, owners={p.id}) for p in agreement.parties}
-
-
-def _verified_manifests(
-    agreement: Agreement, docs: Sequence[Any], out: list[Discrepancy]
-) -> dict[str, tuple[Mapping[str, Any], Any]]:
-    result: dict[str, tuple[Mapping[str, Any], Any]] = {}
-    regs = _registries(agreement)
-    for pos, doc in enumerate(docs):
-        claimed = doc.get("signed") if isinstance(doc, Mapping) else None
-        label = claimed.get("id") if isinstance(claimed, Mapping) else None
-        try:
-            if not isinstance(claimed, Mapping) or claimed.get("_type") != "dta.manifest":
-                raise UsageError("not a signed dta.manifest")
-            sender, level = claimed.get("sender"), claimed.get("level")
-            if not isinstance(sender, str) or agreement.party(sender) is None:
-                raise UsageError(f"sender {sender!r} is not a party")
-            threshold = agreement.signatures_required.get(str(level), 1)
-            when = _time(claimed.get("created"), "manifest/created")
-            body = envelope.verify(
-                doc,
-                regs[sender],
-                threshold=threshold,
-                expected_type="dta.manifest",
-                now=when,
-            )
-            schemas.validate(body)
-            ref = body.get("agreement") or {}
-            if ref.get("id") != agreement.id or ref.get("digest") != agreement.digest:
-                raise UsageError("bound to another agreement or version")
-            if _time(body.get("created"), "created") is None:
-                raise UsageError("created is not an RFC 3339 time")
-        except Error as exc:
-            out.append(
-                Discrepancy("unverified-document", f"manifest #{pos}: {exc}", label or None, None)
-            )
-            continue
-        result[digest_of(body)["sha256"]] = (body, doc)
-    return result
-
-
-def _verified_receipts(
-    agreement: Agreement, docs: Sequence[Any], out: list[Discrepancy]
-) -> list[Mapping[str, Any]]:
-    result: list[Mapping[str, Any]] = []
-    regs = _registries(agreement)
-    for pos, doc in enumerate(docs):
-        claimed = doc.get("signed") if isinstance(doc, Mapping) else None
-        try:
-            if not isinstance(claimed, Mapping) or claimed.get("_type") != "dta.receipt":
-                raise UsageError("not a signed dta.receipt")
-            recipient = claimed.get("recipient")
-            if not isinstance(recipient, str) or agreement.party(recipient) is None:
-                raise UsageError(f"recipient {recipient!r} is not a party")
-            when = _time(claimed.get("received"), "receipt/received")
-            body = envelope.verify(
-                doc,
-                regs[recipient],
-                expected_type="dta.receipt",
-                now=when,
-            )
-            schemas.validate(body)
-            if body.get("agreement") != {"id": agreement.id, "digest": agreement.digest}:
-                raise UsageError("names another agreement or version")
-            if when is None:
-                raise UsageError("received is not an RFC 3339 time")
-        except Error as exc:
-            out.append(Discrepancy("unverified-document", f"receipt #{pos}: {exc}"))
-            continue
-        result.append(body)
-    return result
 
 
 def _index(
@@ -501,11 +426,9 @@ def reconcile(
                     st.party,
                 )
             )
-    verified_manifests = _verified_manifests(agreement, manifests, out)
-    verified_receipts = _verified_receipts(agreement, receipts, out)
-    rows = _match(
-        verified_manifests, verified_receipts, statuses, ack_window=ack_window, now=now, out=out
-    )
+    good_manifests = verified_manifests(agreement, manifests, out)
+    good_receipts = verified_receipts(agreement, receipts, out)
+    rows = _match(good_manifests, good_receipts, statuses, ack_window=ack_window, now=now, out=out)
     return Reconciliation(
         agreement,
         note,
@@ -517,8 +440,8 @@ def reconcile(
         tuple(sorted(third)),
         {
             "manifests": len(manifests),
-            "manifests_verified": len(verified_manifests),
+            "manifests_verified": len(good_manifests),
             "receipts": len(receipts),
-            "receipts_verified": len(verified_receipts),
+            "receipts_verified": len(good_receipts),
         },
     )
