@@ -415,3 +415,16 @@ def test_write_canonical_equals_canonical_bytes() -> None:
         out = io.BytesIO()
         write_canonical(doc, out, chunk=chunk)
         assert out.getvalue() == canonical_bytes(doc)
+
+
+@pytest.mark.parametrize(
+    "path", ["../x", "a/../b", "./a", "/abs", "a\\b", "c:x", "a//b", "a/", "~/x"]
+)
+def test_schema_alone_rejects_traversal_shaped_paths(tmp_path: Path, path: str) -> None:
+    """Partners validating with the JSON Schema only still refuse traversal-shaped paths."""
+    from dta.errors import SchemaError
+
+    body = _build(_tree(tmp_path))
+    body["items"][0]["path"] = path
+    with pytest.raises(SchemaError):
+        schemas.validate(body)
