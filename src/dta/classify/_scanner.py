@@ -116,6 +116,9 @@ def scan_file(
         )
     except OSError as exc:
         return _unscanned(ctx, entry, rel, "error", f"cannot open: {exc.strerror or exc}")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced between lstat and open
+        os.close(fd)
+        return _unscanned(ctx, entry, rel, "unscanned", "not a regular file")
     try:
         with os.fdopen(fd, "rb") as handle:
             return _scan_open(
