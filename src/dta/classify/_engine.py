@@ -285,11 +285,24 @@ def _pass_keywords(text: str, extra: Extra, out: list[Hit]) -> None:
             out.append(hit)
 
 
+def _assign_positions(text: str) -> list[int]:
+    """Offsets of ``=``, ``:`` and ``：`` (str.find is far faster than a regex class scan)."""
+    found: list[int] = []
+    find = text.find
+    for op in ("=", ":", "："):
+        pos = find(op)
+        while pos >= 0:
+            found.append(pos)
+            pos = find(op, pos + 1)
+    found.sort()
+    return found
+
+
 def _pass_assign(text: str, extra: Extra, out: list[Hit]) -> None:
     skip = -1
-    for m in _ASSIGN.finditer(text):
-        pos = m.start()
-        if pos < skip:
+    match = _ASSIGN.match
+    for pos in _assign_positions(text):
+        if pos < skip or match(text, pos) is None:
             continue
         if text[pos] == ":" and _IP6_AHEAD.match(text, pos):
             hit = ipv6_hit(text, pos)
