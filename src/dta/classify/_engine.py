@@ -1,14 +1,13 @@
-"""Detection engine: three cheap candidate passes, validators only on candidates, overlap rules.
+"""Detection engine: cheap candidate passes, validators only on candidates, overlap rules.
 
 Rules this module enforces:
 
-* Every pattern used for a full-text pass starts with a plain character class or literal, so the
-  regular-expression engine can skip ahead without trying each position (boundaries are checked
-  by look-behind *after* the first character). Passes: numeric tokens (digits with single
-  space/hyphen/dot separators, ``+``/``(`` prefixes) and assignment operators (``=``/``:``,
-  for secrets and IPv6). Case-sensitive keywords (credential prefixes, PEM, TLP, markings,
-  EAR99/ITAR/USML, ``P<`` for passport MRZs), ``eyJ`` (JWT) and ``@`` (e-mail) are located
-  with ``str.find``.
+* The one regular-expression pass over the full text (numeric tokens: digits with single
+  space/hyphen/dot separators, ``+``/``(`` prefixes) starts with a plain character class, so the
+  engine skips non-digits in C; boundaries are checked by look-behind *after* the first
+  character. Everything else is located with ``str.find``: case-sensitive keyword anchors
+  (credential prefixes, PEM, TLP, markings, EAR99/ITAR/USML, ``P<`` for passport MRZs), ``eyJ``
+  (JWT), ``@`` (e-mail) and assignment operators ``=``/``:``/``：`` (secrets, IPv6).
 * A numeric token glued to ASCII letters is not an identifier, except the shapes that legally
   contain letters: IBAN (two letters before), USCC and ECCN (letters after).
 * Overlapping hits are resolved by likelihood, then checksum-validated before rule-only, then
