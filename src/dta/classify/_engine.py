@@ -5,7 +5,8 @@ Rules this module enforces:
 * The one regular-expression pass over the full text (numeric tokens: digits with single
   space/hyphen/dot separators, ``+``/``(`` prefixes) starts with a plain character class, so the
   engine skips non-digits in C; boundaries are checked by look-behind *after* the first
-  character. Everything else is located with ``str.find``: case-sensitive keyword anchors
+  character. Everything else is located with ``str.find`` (AWS key-id prefixes: one regex with
+  a literal first character): case-sensitive keyword anchors
   (credential prefixes, PEM, TLP, markings, EAR99/ITAR/USML, ``P<`` for passport MRZs), ``eyJ``
   (JWT), ``@`` (e-mail) and assignment operators ``=``/``:``/``：`` (secrets, IPv6).
 * A numeric token glued to ASCII letters is not an identifier, except the shapes that legally
