@@ -372,3 +372,13 @@ def test_pg_libpq_parameters_pass_through_unchanged() -> None:
         "postgresql://u@h:5/db?options=-c%20lock_timeout%3D5s&sslmode=require",
         "audit_a",
     )
+
+
+def test_pg_lost_commit_reply_resolved_by_rereading_leaves(pg_url: str) -> None:
+    """After a dropped connection the store reconnects and recognises only its own batch."""
+    with PostgresStore(pg_url, create=True) as store:
+        start, leaves = store.append(_builder(3))
+        _sql(pg_url, f"SELECT pg_terminate_backend({store._conn.info.backend_pid})")
+        assert store._committed(start, leaves)  # reconnects, finds our first and last leaf
+        assert not store._committed(start, [leaves[0], leaves[1], bytes(32)])
+        assert not store._committed(3, leaves)  # nothing stored there

@@ -274,14 +274,13 @@ class PostgresStore:
 
     def _committed(self, size: int, leaves: list[bytes]) -> bool:
         """After a lost commit reply: reconnect and check whether our batch is the stored one."""
-        try:
-            conn = self._ready()
-            first = conn.execute(self._q_check, (size,)).fetchone()
-            final = conn.execute(self._q_check, (size + len(leaves) - 1,)).fetchone()
-        except (psycopg.Error, StorageError):
+        try:  # _query reconnects once if the connection turns out to be dropped
+            first = self._query("recheck", self._q_check, (size,))
+            final = self._query("recheck", self._q_check, (size + len(leaves) - 1,))
+        except StorageError:
             return False
         ok = bool(
-            first and final and bytes(first[0]) == leaves[0] and bytes(final[0]) == leaves[-1]
+            first and final and bytes(first[0][0]) == leaves[0] and bytes(final[0][0]) == leaves[-1]
         )
         if ok:
             _log.warning("dta audit store: commit reply lost but batch at %d is stored", size)
