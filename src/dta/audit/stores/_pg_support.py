@@ -167,8 +167,9 @@ def copy_batch(
     leaves: list[bytes],
     nodes: list[tuple[int, int, bytes]],
 ) -> None:
-    """Large batches: binary COPY of records and subtree hashes (several times faster than
-    array parameters). Not usable inside a pipeline.
+    """Large batches: binary COPY of records and subtree hashes (not inside a pipeline).
+
+    Several times faster than array parameters for thousands of rows.
 
     Raises:
         psycopg.Error: the database refused the rows.
