@@ -14,8 +14,8 @@ from store_kinds import EVENT
 from dta import canonical_bytes, loads
 from dta._json import loads_canonical
 from dta.audit import ACTIONS, MAX_LINE, AuditRecord, check_action
-from dta.audit._record import build_line, check_record, prepare_record
-from dta.errors import SchemaError
+from dta.audit._record import build_line, check_record, line_fast_ok, prepare_record
+from dta.errors import JSONError, SchemaError
 from dta.schemas import validate
 
 
@@ -187,3 +187,24 @@ def test_any_json_details_make_a_verifiable_canonical_line(
     assert rec["details"] == details
     assert (rec["index"], rec["prev"]) == (index, prev.hex())
     assert AuditRecord.from_dict(rec).line() == line
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    where=st.floats(0, 1, exclude_max=True),
+    new=st.sampled_from(b'0123456789abcdefxyzAZ{}[]",:. \\\x7f-_'),
+    extra=st.sampled_from(["", "x-acme.thing", "transfer.sent"]),
+)
+def test_line_fast_path_never_accepts_what_the_full_check_rejects(
+    where: float, new: int, extra: str
+) -> None:
+    """The verifier's regex fast path is never more lenient than check_record."""
+    action = extra or "data.accessed"
+    line = bytearray(_line(action=action, details={"index": 1, "prev": "0" * 64}))
+    line[int(where * len(line))] = new
+    try:
+        rec = loads_canonical(bytes(line))
+    except JSONError:
+        return
+    if line_fast_ok(bytes(line), rec):
+        check_record(rec)  # must not raise

@@ -224,6 +224,56 @@ def _fast_ok(rec: Any) -> bool:
         return False
 
 
+_T = rb"[\x20\x21\x23-\x5b\x5d-\x7e]{1,1024}"  # printable ASCII without " and \\
+_H = rb"[0-9a-f]{64}"
+_LINE_HEAD = re.compile(
+    rb'\{"_type":"dta\.audit-record","action":"([a-z0-9._-]{1,300})","actor":"'
+    + _T
+    + rb'","agreement":(?:null|\{"digest":\{"sha256":"'
+    + _H
+    + rb'"\},"id":"'
+    + _T
+    + rb'"\}),"details":\{'
+)
+_LINE_TAIL = re.compile(
+    rb',"index":(?:0|[1-9][0-9]{0,14}),"prev":"'
+    + _H
+    + rb'","spec_version":"1\.0","subject":\{"_type":"'
+    + _T
+    + rb'","digest":\{"sha256":"'
+    + _H
+    + rb'"\},"id":"'
+    + _T
+    + rb'"\},"time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:'
+    + rb'[0-9]{2}(?:\.[0-9]{1,9})?Z)"\}\Z'
+)
+
+
+def line_fast_ok(line: bytes, rec: Any) -> bool:
+    """True if the *canonical* ``line`` of the parsed ``rec`` certainly passes every check.
+
+    The verifier's hot path: two byte regexes over the canonical line instead of walking the
+    dict. Stricter than :func:`check_record` (printable-ASCII text only, index below 10**15);
+    False sends the record to :func:`check_record`, which decides. Only valid when ``line`` is
+    the canonical form of ``rec`` (members in sorted order, so the *last* ``,"index":`` is the
+    record's own: nothing after it can hold an object member).
+    """
+    if type(rec) is not dict or len(rec) != 10:
+        return False
+    head = _LINE_HEAD.match(line)
+    if head is None or head.group(1).decode() not in ACTIONS:
+        return False
+    cut = line.rfind(b',"index":')
+    tail = _LINE_TAIL.match(line, cut) if cut > head.end() else None
+    if tail is None:
+        return False
+    try:
+        _iso(tail.group(1)[:19].decode())
+    except ValueError:
+        return False
+    return True
+
+
 def check_record(rec: object) -> dict[str, Any]:
     """Check every rule of a parsed record (not its chain position) and return it.
 

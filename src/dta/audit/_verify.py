@@ -38,7 +38,7 @@ import attrs
 
 from dta._json import loads_canonical
 from dta.audit._merkle import EMPTY_ROOT
-from dta.audit._record import MAX_LINE, check_record
+from dta.audit._record import MAX_LINE, check_record, line_fast_ok
 from dta.errors import CanonicalError, Error, TamperError
 
 __all__ = ["FAULT_KINDS", "Fault", "VerifyReport", "verify_lines"]
@@ -202,6 +202,7 @@ def verify_lines(lines: Iterable[bytes], trusted: Iterable[Any] = ()) -> VerifyR
     ahead = next(it, None)
     parse = loads_canonical
     check = check_record
+    fast_ok = line_fast_ok
 
     def tree_root() -> bytes:
         if not peaks:
@@ -239,7 +240,9 @@ def verify_lines(lines: Iterable[bytes], trusted: Iterable[Any] = ()) -> VerifyR
         fault: Fault | None = None
         try:
             if len(line) <= MAX_LINE:
-                rec = check(parse(line, max_size=MAX_LINE))
+                rec = parse(line, max_size=MAX_LINE)
+                if not fast_ok(line, rec):
+                    rec = check(rec)
         except Error:
             rec = None
         if rec is None:
