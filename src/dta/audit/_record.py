@@ -347,12 +347,15 @@ def prepare_record(event: Mapping[str, Any], *, now: datetime | None = None) -> 
         "details": {} if details is None else details,
         "prev": GENESIS_PREV,
     }
-    check_record(record)
-    template = record_line(record, 0, bytes(32))
-    try:  # exactly what a verifier accepts: strict (no floats, ...) and canonical
-        loads_canonical(template, max_size=MAX_LINE)
-    except JSONError as exc:
+    try:
+        template = record_line(record, 0, bytes(32))
+        # exactly what a verifier accepts: strict (no floats, ...) and canonical
+        parsed = loads_canonical(template, max_size=MAX_LINE)
+    except (SchemaError, JSONError) as exc:
+        check_record(record)  # a precise message for a malformed member, if that is the cause
         raise SchemaError(f"audit event is not canonical-JSON-safe: {exc}") from exc
+    if not line_fast_ok(template, parsed):  # the verifier's own fast path, else the full check
+        check_record(record)
     cut = template.rfind(_SLOT)
     prepared = PreparedRecord(template[:cut], template[cut + len(_SLOT) :])
     prepared.line((1 << 53) - 1, bytes(32))  # the largest index still fits the limit
