@@ -54,6 +54,30 @@ _SCHEMA = (
 _SYNC = {"always": "FULL", "batch": "NORMAL", "none": "OFF"}
 
 
+class _Recorder:
+    """NodeSource that records which subtrees a computation asks for."""
+
+    def __init__(self) -> None:
+        self.wanted: list[tuple[int, int]] = []
+
+    def perfect(self, level: int, index: int) -> bytes:
+        self.wanted.append((level, index))
+        return bytes(32)
+
+
+class _Fetched:
+    """NodeSource over subtree hashes fetched in advance."""
+
+    def __init__(self, found: dict[tuple[int, int], bytes]) -> None:
+        self.found = found
+
+    def perfect(self, level: int, index: int) -> bytes:
+        try:
+            return self.found[(level, index)]
+        except KeyError:
+            raise StorageError(f"subtree ({level}, {index}) is not stored") from None
+
+
 class SQLiteStore:
     """Append-only audit log in a SQLite database (see module rules)."""
 
@@ -254,14 +278,9 @@ class SQLiteStore:
         The merkle functions ask for the same subtrees whatever their hashes are, so a first run
         over a recorder learns which to fetch.
         """
-        wanted: list[tuple[int, int]] = []
-
-        class _Recorder:
-            def perfect(self, level: int, index: int) -> bytes:
-                wanted.append((level, index))
-                return bytes(32)
-
-        compute(_Recorder())
+        recorder = _Recorder()
+        compute(recorder)
+        wanted = recorder.wanted
         found: dict[tuple[int, int], bytes] = {}
         leaves = [i for lv, i in wanted if lv == 0]
         inner = [(lv, i) for lv, i in wanted if lv]
@@ -279,14 +298,7 @@ class SQLiteStore:
                 for level, idx, h in self._conn.execute(query, params):
                     found[(level, idx)] = bytes(h)
 
-        class _Fetched:
-            def perfect(self, level: int, index: int) -> bytes:
-                try:
-                    return found[(level, index)]
-                except KeyError:
-                    raise StorageError(f"subtree ({level}, {index}) is not stored") from None
-
-        return compute(_Fetched())
+        return compute(_Fetched(found))
 
     def root(self, size: int) -> bytes:
         """Merkle root of ``size`` records (nodes fetched in one query per table).
