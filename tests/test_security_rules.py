@@ -10,7 +10,7 @@ NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 
 def test_signature_wrapping_payload_taken_only_from_verified_bytes() -> None:
-    """Signature wrapping: verify returns an object parsed from the verified bytes, not the input."""
+    """Signature wrapping: verify returns an object parsed from the verified bytes only."""
     signer = keys.generate()
     reg = keys.KeyRegistry()
     reg.add(signer.public_key, "alice")
