@@ -15,10 +15,10 @@ from typing import Any, Literal, TypeVar
 
 import click
 
-from dta._json import loads
+from dta._json import dumps, loads
 from dta.errors import Error, InputError
 
-__all__ = ["emit_json", "fail_in", "format_option", "read_bytes", "read_json_file"]
+__all__ = ["emit_json", "fail_in", "format_option", "read_bytes", "read_json_file", "write_doc"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,3 +90,20 @@ class fail_in:  # noqa: N801 - used as a context manager like a function
         if isinstance(exc, Error) and not str(exc).startswith(self.path + ": "):
             exc.args = (f"{self.path}: {exc}",)
         return False
+
+
+def write_doc(doc: Any, out: str | None) -> None:
+    """Write a JSON document to ``out`` (or stdout for None / ``-``).
+
+    Raises:
+        InputError: ``out`` cannot be written.
+    """
+    text = dumps(doc) + "\n"
+    if out is None or out == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from exc

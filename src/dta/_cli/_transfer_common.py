@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from dta._json import dumps
-from dta.errors import InputError, UsageError
+from dta._cli._common import write_doc
+from dta.errors import UsageError
 
 __all__ = ["at_option", "parse_at", "write_doc"]
 
@@ -39,20 +39,3 @@ def parse_at(text: str | None) -> dt.datetime | None:
     if value.utcoffset() is None:
         raise UsageError(f"--at {text!r}: give a time zone (e.g. Z)")
     return value.astimezone(dt.UTC)
-
-
-def write_doc(doc: Any, out: str | None) -> None:
-    """Write a JSON document to ``out`` (or stdout for None / ``-``).
-
-    Raises:
-        InputError: ``out`` cannot be written.
-    """
-    text = dumps(doc) + "\n"
-    if out is None or out == "-":
-        click.echo(text, nl=False)
-        return
-    try:
-        with open(out, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from exc

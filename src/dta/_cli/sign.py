@@ -15,28 +15,11 @@ import click
 
 from dta import envelope, keys, schemas
 from dta._cli._common import emit_json, fail_in, format_option, read_json_file
+from dta._cli._common import write_doc as write_output
 from dta._cli.keys import load_public_key, load_signer, passphrase_option
-from dta._json import dumps
 from dta.errors import Error, InputError, SchemaError, UsageError
 
 __all__ = ["build_registry", "sign", "verify", "write_output"]
-
-
-def write_output(doc: Any, out: str | None) -> None:
-    """Write a document (pretty JSON) to ``out`` or stdout.
-
-    Raises:
-        InputError: ``out`` cannot be written.
-    """
-    text = dumps(doc) + "\n"
-    if out is None or out == "-":
-        click.echo(text, nl=False)
-        return
-    try:
-        with open(out, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from exc
 
 
 def build_registry(key_paths: tuple[str, ...], registry_path: str | None) -> keys.KeyRegistry:
