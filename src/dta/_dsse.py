@@ -18,7 +18,6 @@ Rules this module enforces:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -32,6 +31,7 @@ from dta._sigcore import (
     VerifyResult,
     check_signatures,
     check_threshold,
+    final_result,
     pae,
     payload_type,
     resolve_now,
@@ -181,17 +181,17 @@ def verify_dsse_result(
     reason, message, owners, missing = verdict(
         checks, valid, registry, threshold=threshold, required_owners=required_owners
     )
-    return VerifyResult(
-        ok=reason is None,
+    return final_result(
         reason=reason,
         message=message,
-        payload_type=ptype,
-        digest={"sha256": hashlib.sha256(payload).hexdigest()},
+        doc_type=None,
+        ptype=ptype,
+        body=payload,
         threshold=threshold,
-        valid_keyids=tuple(valid),
+        checks=checks,
+        valid=valid,
         owners=owners,
-        missing_owners=missing,
-        signatures=tuple(checks),
+        missing=missing,
         signed=payload if reason is None else None,
     )
 

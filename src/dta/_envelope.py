@@ -34,6 +34,7 @@ from dta._sigcore import (
     VerifyResult,
     check_signatures,
     check_threshold,
+    final_result,
     pae,
     payload_type,
     resolve_now,
@@ -253,18 +254,17 @@ def verify_result(
             verified = loads(body)
         except Error:
             reason, message = "non-canonical", "signed body does not parse strictly"
-    return VerifyResult(
-        ok=reason is None,
+    return final_result(
         reason=reason,
         message=message,
         doc_type=doc_type,
-        payload_type=ptype,
-        digest={"sha256": hashlib.sha256(body).hexdigest()},
+        ptype=ptype,
+        body=body,
         threshold=threshold,
-        valid_keyids=tuple(valid),
+        checks=checks,
+        valid=valid,
         owners=owners,
-        missing_owners=missing,
-        signatures=tuple(checks),
+        missing=missing,
         signed=verified,
     )
 

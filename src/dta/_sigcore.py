@@ -18,6 +18,7 @@ Rules this module enforces:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "VerifyResult",
     "check_signatures",
     "check_threshold",
+    "final_result",
     "pae",
     "payload_type",
     "resolve_now",
@@ -254,3 +256,34 @@ def verdict(
     if missing:
         return "missing-owner", f"no valid signature by {', '.join(missing)}", owners, missing
     return None, f"verified by {len(valid)} distinct key(s)", owners, missing
+
+
+def final_result(
+    *,
+    reason: str | None,
+    message: str,
+    doc_type: str | None,
+    ptype: str,
+    body: bytes,
+    threshold: int,
+    checks: list[SignatureCheck],
+    valid: list[str],
+    owners: tuple[str, ...],
+    missing: tuple[str, ...],
+    signed: Any,
+) -> VerifyResult:
+    """Build the result of a completed signature check (shared by dta and DSSE envelopes)."""
+    return VerifyResult(
+        ok=reason is None,
+        reason=reason,
+        message=message,
+        doc_type=doc_type,
+        payload_type=ptype,
+        digest={"sha256": hashlib.sha256(body).hexdigest()},
+        threshold=threshold,
+        valid_keyids=tuple(valid),
+        owners=owners,
+        missing_owners=missing,
+        signatures=tuple(checks),
+        signed=signed,
+    )
