@@ -26,8 +26,8 @@ Fast path of :func:`canonical_bytes` and why it equals JCS. ``orjson.dumps(obj, 
 STRICT_INTEGER | PASSTHROUGH_SUBCLASS | PASSTHROUGH_DATACLASS | PASSTHROUGH_DATETIME)`` is used,
 and its output accepted only when afterwards
 
-(a) a breadth-first walk with ``gc.get_referents`` (C code; for a dict it yields the values, for a
-    list or tuple the items), type-checking each level before descending, finds only exact
+(a) a walk (``_json_walk.levels``: C when the optional extension is built, else a breadth-first
+    ``gc.get_referents`` walk), type-checking each level before descending, finds only exact
     ``dict``, ``list``, ``tuple``, ``str``, ``int``, ``bool`` and ``None`` on at most
     :data:`MAX_DEPTH` levels — so no floats (orjson would write NaN as ``null`` and finite floats
     in a non-ECMAScript layout), no subclasses and none of the types orjson serialises natively
@@ -38,8 +38,8 @@ Given (a) and orjson's success: every member name is an exact ``str`` (orjson ra
 every integer is within +-(2**53 - 1) (STRICT_INTEGER raises otherwise), for which ECMAScript
 ``Number.prototype.toString`` is the plain decimal orjson writes; no string holds a lone surrogate
 (orjson raises); orjson escapes exactly ``"``, ``\\``, ``\\b \\f \\n \\r \\t`` and the other C0
-controls as lowercase ``\\u00xx``, like JCS; it writes no whitespace and UTF-8; the walk would not
-terminate on a cycle, but orjson rejects cycles first (its recursion limit). Member order: orjson
+controls as lowercase ``\\u00xx``, like JCS; it writes no whitespace and UTF-8; the walk stops at
+MAX_DEPTH + 1 levels, and orjson rejects cycles first (its recursion limit). Member order: orjson
 sorts names by their UTF-8 bytes, i.e. by code points. Code-point order and UTF-16 order of two
 names differ only where, at the first differing position, one name has a character >= U+10000 and
 the other one in U+E000..U+FFFF (a BMP character below U+D800 sorts first either way, and
@@ -50,7 +50,6 @@ algorithm, which is also the one that raises the precise error.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import re
@@ -60,6 +59,9 @@ import orjson
 
 from dta._json_jcs import MAX_DEPTH, MAX_SAFE_INTEGER, encode
 from dta._json_strict import parse as _strict_parse
+from dta._json_walk import canonical_line as _canonical_line
+from dta._json_walk import levels as _levels
+from dta._json_walk import order_safe as _order_safe
 from dta.errors import CanonicalError, JSONError
 
 __all__ = [
@@ -77,8 +79,6 @@ DEFAULT_MAX_SIZE = 64 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
-_PLAIN_TYPES: frozenset[type] = frozenset({dict, list, tuple, str, int, bool, type(None)})
-_WITH_FLOAT: frozenset[type] = _PLAIN_TYPES | {float}
 # Sorted keys, 53-bit integers; subclasses, dataclasses and datetimes are refused (-> full path).
 _ORJSON_OPTIONS = (
     orjson.OPT_SORT_KEYS
@@ -87,7 +87,6 @@ _ORJSON_OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_DATETIME
 )
-_referents = gc.get_referents
 _orjson_dumps = orjson.dumps
 _orjson_loads = orjson.loads
 
@@ -138,40 +137,13 @@ _DECODERS = {
 }
 
 
-def _levels(value: Any, types: frozenset[type]) -> int:
-    """Levels of ``value`` (1 for a scalar; more than MAX_DEPTH reported as MAX_DEPTH + 1).
-
-    Returns -1 if a type outside ``types`` occurs. Each level is type-checked *before* its
-    referents are taken, so the walk never leaves plain containers (the referents of other
-    objects are classes, modules, the whole heap). ``value`` must be acyclic (callers ensure
-    it: it was parsed, or orjson serialised it, which rejects cycles).
-    """
-    refs = [value]
-    levels = 0
-    while refs:
-        if not types.issuperset(map(type, refs)):
-            return -1
-        levels += 1
-        if levels > MAX_DEPTH:
-            break
-        refs = _referents(*refs)
-    return levels
-
-
-def _order_safe(out: bytes) -> bool:
-    """True unless the UTF-8 ``out`` holds both a character >= U+10000 and one in U+E000..U+FFFF."""
-    return (b"\xee" not in out and b"\xef" not in out) or not (
-        b"\xf0" in out or b"\xf1" in out or b"\xf2" in out or b"\xf3" in out or b"\xf4" in out
-    )
-
-
 def _fast(obj: Any) -> bytes | None:
     """Return the fast canonical form of ``obj`` where it provably equals JCS, else None."""
     try:
         out = _orjson_dumps(obj, None, _ORJSON_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError: unsupported type, big int, surrogate, cycle
         return None
-    if 0 < _levels(obj, _PLAIN_TYPES) <= MAX_DEPTH and (out.isascii() or _order_safe(out)):
+    if 0 < _levels(obj, MAX_DEPTH, False) <= MAX_DEPTH and (out.isascii() or _order_safe(out)):
         return out
     return None
 
@@ -194,7 +166,7 @@ def canonical_bytes(obj: Any) -> bytes:
         out = _orjson_dumps(obj, None, _ORJSON_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError: unsupported type, big int, surrogate, cycle
         return encode(obj)
-    if 0 < _levels(obj, _PLAIN_TYPES) <= MAX_DEPTH and (out.isascii() or _order_safe(out)):
+    if 0 < _levels(obj, MAX_DEPTH, False) <= MAX_DEPTH and (out.isascii() or _order_safe(out)):
         return out
     return encode(obj)
 
@@ -229,7 +201,10 @@ def _decode(data: bytes | bytearray | memoryview | str, max_size: int) -> str:
 
 def _needs_tree_check(text: str, value: Any) -> bool:
     """True if ``value`` may hold a lone surrogate or nest deeper than MAX_DEPTH."""
-    if text.count("[") + text.count("{") > MAX_DEPTH and _levels(value, _WITH_FLOAT) > MAX_DEPTH:
+    if (
+        text.count("[") + text.count("{") > MAX_DEPTH
+        and _levels(value, MAX_DEPTH, True) > MAX_DEPTH
+    ):
         return True  # levels also counts the scalar level: the strict parser decides
     if text.isascii():
         return "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None
@@ -285,10 +260,12 @@ def loads_canonical(
 ) -> Any:
     """Parse ``line`` with all :func:`loads` rules and require it to be canonical (RFC 8785).
 
-    This is the audit-log verifier's check ``canonical_bytes(loads(line)) == line`` done fast:
-    orjson parses and re-serialises (sorted keys, 53-bit integers); if that gives ``line`` back,
-    and the value passes the fast path's walk (no float, at most MAX_DEPTH deep) and is safe for
-    the UTF-16 member order, then ``line`` is the JCS form of the value (module docstring), and
+    This is the audit-log verifier's check ``canonical_bytes(loads(line)) == line`` done fast.
+    With the C extension, a one-pass scanner proves most lines canonical from their bytes and
+    orjson only builds the value. Otherwise (or where the scanner cannot decide) orjson parses
+    and re-serialises (sorted keys, 53-bit integers); if that gives ``line`` back, and the value
+    passes the fast path's walk (no float, at most MAX_DEPTH deep) and is safe for the UTF-16
+    member order, then ``line`` is the JCS form of the value (module docstring), and
     being canonical it has no duplicate names, whitespace, BOM, lone surrogates or odd numbers, so
     :func:`loads` would accept it with the same value. Anything else is decided by the precise
     path, which raises the located error.
@@ -312,6 +289,10 @@ def loads_canonical(
     else:
         raw = line if isinstance(line, bytes) else bytes(line)
     if len(raw) <= max_size:
+        if _canonical_line is not None and _canonical_line(raw, MAX_DEPTH):
+            # Proved canonical and within every loads rule (``_json_walk``): only the value is
+            # needed, and orjson parses the proved grammar exactly as loads would.
+            return _orjson_loads(raw)
         try:
             value = _orjson_loads(raw)
             out = _orjson_dumps(value, None, _ORJSON_OPTIONS)
@@ -320,7 +301,7 @@ def loads_canonical(
         else:
             if (
                 out == raw
-                and 0 < _levels(value, _PLAIN_TYPES) <= MAX_DEPTH
+                and 0 < _levels(value, MAX_DEPTH, False) <= MAX_DEPTH
                 and (raw.isascii() or _order_safe(raw))
             ):
                 return value
