@@ -54,6 +54,31 @@ def median_time(fn: Callable[[], object], *, repeat: int = 5, number: int = 1) -
     return statistics.median(samples)
 
 
+def paired_median_times(
+    ours: Callable[[], object],
+    peer: Callable[[], object],
+    *,
+    repeat: int = 7,
+    number: int = 1,
+    peer_number: int = 1,
+) -> tuple[float, float]:
+    """Median seconds per call of ``ours`` and ``peer``, measured in alternating rounds.
+
+    Alternating keeps both sides under the same conditions when this VM's CPU speed drifts
+    within a run (it does, by 2-3x over minutes); each side gets one warm-up round first.
+    """
+    ours_samples: list[float] = []
+    peer_samples: list[float] = []
+    for round_index in range(repeat + 1):
+        for fn, calls, samples in ((ours, number, ours_samples), (peer, peer_number, peer_samples)):
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            if round_index:
+                samples.append((time.perf_counter() - start) / calls)
+    return statistics.median(ours_samples), statistics.median(peer_samples)
+
+
 def machine() -> str:
     """One line describing this machine."""
     cpu = platform.processor() or platform.machine()

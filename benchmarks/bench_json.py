@@ -20,7 +20,7 @@ from typing import Any
 import rfc8785
 
 import dta
-from _harness import Row, median_time, quick
+from _harness import Row, paired_median_times, quick
 
 
 def _hex(seed: int) -> str:
@@ -118,9 +118,12 @@ def main() -> list[Row]:
         (f"canonical_bytes, {entries:,}-entry manifest", big, 3, 7),
     ):
         assert dta.canonical_bytes(obj) == rfc8785.dumps(obj)
-        ours = median_time(lambda o=obj: dta.canonical_bytes(o), repeat=repeat, number=number)
-        peer = median_time(
-            lambda o=obj: rfc8785.dumps(o), repeat=repeat, number=max(1, number // 20)
+        ours, peer = paired_median_times(
+            lambda o=obj: dta.canonical_bytes(o),
+            lambda o=obj: rfc8785.dumps(o),
+            repeat=repeat,
+            number=number,
+            peer_number=max(1, number // 20),
         )
         ratio = peer / ours
         rows.append(
@@ -148,8 +151,8 @@ def main() -> list[Row]:
         for line in lines[: count // 10]:
             _peer_line_check(line)
 
-    ours = median_time(ours_lines, repeat=7)
-    peer = median_time(peer_lines, repeat=5) * 10
+    ours, peer = paired_median_times(ours_lines, peer_lines, repeat=7)
+    peer *= 10
     rate = count / ours
     rows.append(
         Row(
