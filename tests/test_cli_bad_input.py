@@ -1,14 +1,35 @@
-"""Bad-input sweep of the dta CLI: malformed files give exit 1/2 and one ``dta: error:`` line."""
+"""Bad-input sweep of the dta CLI: malformed files give exit 1/2 and one ``dta: error:`` line.
+
+Also: every command and sub-command rejects an unknown option, every group an unknown
+sub-command, and every command that writes a file refuses an output path that is a directory,
+sits in a missing directory or under a regular file, or already exists (without ``--force``),
+leaving every file as it was. Option values, keys and passphrases are swept in
+``test_cli_bad_input_options.py``.
+"""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
-from dta._cli.main import run
+from cli_bad_input_world import (
+    AUDIT_AT,
+    CN,
+    RECEIVE_AT,
+    US,
+    assert_one_line_error,
+    assert_unchanged,
+    run_in,
+    world,
+)
+from dta._cli.main import cli, run
+
+__all__ = ["world"]
 
 BAD_FILES: dict[str, bytes | None] = {
     "missing": None,
@@ -82,3 +103,172 @@ def test_installed_dta_reports_missing_file_without_traceback(tmp_path: Path) ->
     assert proc.returncode in {1, 2}
     assert proc.stderr.startswith("dta: error:")
     assert "Traceback" not in proc.stderr
+
+
+def _leaves(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    ctx = click.Context(group)
+    found: list[tuple[str, ...]] = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
+        path = (*prefix, name)
+        found.extend(_leaves(command, path) if isinstance(command, click.Group) else [path])
+    return found
+
+
+def _groups() -> list[tuple[str, ...]]:
+    ctx = click.Context(cli)
+    return [
+        (name,)
+        for name in cli.list_commands(ctx)
+        if isinstance(cli.get_command(ctx, name), click.Group)
+    ]
+
+
+LEAVES = _leaves(cli)
+
+
+def test_sweep_covers_every_command() -> None:
+    """Every command that takes an output option has a case in the output-path sweep."""
+    assert len(LEAVES) >= 35
+    for leaf in LEAVES:
+        command: click.Command = cli
+        for name in leaf:
+            assert isinstance(command, click.Group)
+            sub = command.get_command(click.Context(command), name)
+            assert sub is not None
+            command = sub
+        opts = {o for p in command.params for o in getattr(p, "opts", [])}
+        if opts & {"-o", "--out", "--output", "--html"}:
+            prefix = " ".join(leaf) + " "
+            assert any(c.startswith(prefix) for c in OUTPUT_COMMANDS.values()), leaf
+
+
+@pytest.mark.parametrize("leaf", LEAVES, ids=" ".join)
+def test_unknown_option_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], leaf: tuple[str, ...]
+) -> None:
+    """Every command rejects an option it does not know: exit 2 and one error line."""
+    code = run([*leaf, "--no-such-option"])
+    captured = capsys.readouterr()
+    assert_one_line_error(code, captured.out, captured.err, 2)
+    assert "--no-such-option" in captured.err
+
+
+@pytest.mark.parametrize("group", _groups(), ids=" ".join)
+def test_unknown_subcommand_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], group: tuple[str, ...]
+) -> None:
+    """Every command group rejects a sub-command it does not have: exit 2 and one error line."""
+    code = run([*group, "no-such-command"])
+    captured = capsys.readouterr()
+    assert_one_line_error(code, captured.out, captured.err, 2)
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown top-level command: exit 2 and one error line."""
+    code = run(["no-such-command"])
+    captured = capsys.readouterr()
+    assert_one_line_error(code, captured.out, captured.err, 2)
+
+
+_AGR = "--agreement agreement.signed.json"
+_REPORT = (
+    f"compliance report {_AGR} --log {US}=logs/{US}.jsonl --log {CN}=logs/{CN}.jsonl "
+    f"--checkpoint {US}=logs/{US}.checkpoint --checkpoint {CN}=logs/{CN}.checkpoint "
+    f"--manifest manifest.signed.json --receipt receipt.signed.json --at {AUDIT_AT} "
+    "-k keys/auditor.pem --auditor A"
+)
+_WITNESS = "audit witness cp.txt --log-key alice.pub.json --state wstate -k bob.pem --name w"
+
+# A working command line per file-writing command; {o} is the output path under test.
+OUTPUT_COMMANDS: dict[str, str] = {
+    "keygen": "keygen -o {o}",
+    "keygen-public": "keygen -o new.pem --public {o}",
+    "pubkey": "pubkey alice.pem -o {o}",
+    "sign": "sign alice.pub.json -k alice.pem -o {o}",
+    "dsse-export": "dsse export signed.json -o {o}",
+    "dsse-import": "dsse import env.json -o {o}",
+    "agreement-new": "agreement new spec.json --at 2027-01-16T00:00:00Z -o {o}",
+    "agreement-sign": "agreement sign agreement.body.json -k keys/us-lab.pem -o {o}",
+    "agreement-amend": (
+        "agreement amend agreement.signed.json --changes changes.json "
+        "--at 2027-03-01T00:00:00Z -o {o}"
+    ),
+    "receipt-create": (
+        f"receipt create manifest.signed.json {_AGR} -k keys/cn-lab.pem --at {RECEIVE_AT} "
+        "--tree inbox -o {o}"
+    ),
+    "manifest-create": (
+        f"manifest create dataset {_AGR} --sender {US} --recipient {CN} "
+        "--purpose building-energy-modelling --level public -o {o}"
+    ),
+    "manifest-sign": "manifest sign manifest.body.json -k keys/us-lab.pem -o {o}",
+    "manifest-export": "manifest export manifest.signed.json -k keys/us-lab.pem -o {o}",
+    "audit-checkpoint": "audit checkpoint log.jsonl -k alice.pem --origin o -o {o}",
+    "audit-prove": "audit prove log.jsonl --index 0 -o {o}",
+    "audit-prove-consistency": "audit prove log.jsonl --consistency 1 -o {o}",
+    "audit-prove-bundle": "audit prove log.jsonl --index 0 --checkpoint cp.txt -o {o}",
+    "audit-witness": _WITNESS + " -o {o}",
+    "audit-export": "audit export log.jsonl -o {o}",
+    "classify": "classify dataset -o {o}",
+    "compliance-report": _REPORT + " -o {o}",
+    "compliance-report-html": _REPORT + " -o report.json --html {o}",
+    "compliance-verify-html": (
+        "compliance verify compliance-report.signed.json --auditor-key keys/auditor.pub.json "
+        "--html {o}"
+    ),
+}
+
+BAD_OUTPUTS = {
+    "directory": "emptydir",
+    "under-a-file": "plain.txt/out.json",
+    "missing-directory": "nodir/out.json",
+    "existing-file": "existing.out",
+}
+
+
+@pytest.mark.parametrize("where", list(BAD_OUTPUTS))
+@pytest.mark.parametrize("command", list(OUTPUT_COMMANDS))
+def test_bad_output_path_is_refused_before_anything_is_written(
+    world: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    where: str,
+) -> None:
+    """An unwritable or existing output path: exit 2, one line, no file created or changed."""
+    line = OUTPUT_COMMANDS[command].replace("{o}", BAD_OUTPUTS[where])
+    code, out, err, before, after = run_in(world, tmp_path, monkeypatch, capsys, shlex.split(line))
+    assert_one_line_error(code, out, err, 2)
+    assert_unchanged(before, after)
+
+
+@pytest.mark.parametrize("command", list(OUTPUT_COMMANDS))
+def test_force_replaces_an_existing_output_whole(
+    world: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    """With --force the command replaces the existing file and leaves no temporary file."""
+    line = OUTPUT_COMMANDS[command].replace("{o}", "existing.out") + " --force"
+    code, _out, err, before, after = run_in(world, tmp_path, monkeypatch, capsys, shlex.split(line))
+    assert code == 0, err
+    assert after["existing.out"] not in {None, before["existing.out"]}
+    assert not [k for k in set(after) - set(before) if k.endswith(".tmp")]
+
+
+def test_output_may_not_be_the_log_itself(
+    world: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """audit export -o LOG --force would cut the log: refused, the log is untouched."""
+    argv = ["audit", "export", "log.jsonl", "--start", "2", "-o", "log.jsonl", "--force"]
+    code, out, err, before, after = run_in(world, tmp_path, monkeypatch, capsys, argv)
+    assert_one_line_error(code, out, err, 2)
+    assert_unchanged(before, after)

@@ -14,7 +14,14 @@ import click
 
 from dta import agreement as ag
 from dta import envelope, keys
-from dta._cli._common import emit_json, fail_in, format_option, read_json_file
+from dta._cli._common import (
+    check_output,
+    emit_json,
+    fail_in,
+    force_option,
+    format_option,
+    read_json_file,
+)
 from dta._cli._transfer_common import at_option, parse_at, write_doc
 from dta._cli.keys import load_public_key, load_signer, passphrase_option
 from dta.errors import AgreementError, UsageError
@@ -37,9 +44,11 @@ def _model(doc: Any, path: str) -> ag.Agreement:
 @agreement.command("new")
 @click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default stdout).")
+@force_option
 @at_option
 def new(spec: str, out: str | None, at: str | None) -> None:
     """Build a version-1 agreement body from SPEC (JSON without id/version/previous)."""
+    check_output(out)
     data = read_json_file(spec)
     with fail_in(spec):
         body = ag.new_agreement(data, now=parse_at(at))
@@ -50,9 +59,11 @@ def new(spec: str, out: str | None, at: str | None) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-k", "--key", "key_path", required=True, help="Private key file (PEM).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default stdout).")
+@force_option
 @passphrase_option
 def sign(file: str, key_path: str, out: str | None, passphrase_env: str) -> None:
     """Sign FILE (an agreement body or a partly signed agreement) as one of its parties."""
+    check_output(out)
     doc = read_json_file(file)
     model = _model(doc, file)
     signer = load_signer(key_path, passphrase_env)
@@ -101,9 +112,11 @@ def verify(
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--changes", required=True, type=click.Path(dir_okay=False), help="JSON object.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default stdout).")
+@force_option
 @at_option
 def amend(file: str, changes: str, out: str | None, at: str | None) -> None:
     """Write the next version of FILE with top-level members replaced by CHANGES (unsigned)."""
+    check_output(out)
     doc = read_json_file(file)
     delta = read_json_file(changes)
     with fail_in(file):

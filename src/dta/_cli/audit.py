@@ -9,28 +9,48 @@ Rules this module enforces:
 * Trusted checkpoints given to ``verify`` are signed notes whose signature is checked with the
   log key (``--key``) before they are used.
 * Hashes in JSON output are lowercase hex; proof hashes are standard base64 (as in tlog-proof).
+* Commands that read records (``init`` of an existing log, ``checkpoint``, ``prove``, ``export``,
+  ``show``) refuse a JSONL log whose tail is corrupt (exit 1; ``verify`` names the fault) rather
+  than silently working on the records before it. Output files follow the rules of
+  :mod:`dta._cli._common` (checked first, written whole, replaced only with ``--force``) and are
+  never the log itself. ``witness`` checks the note's signature and the proof file before it
+  touches the witness state.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import io
+import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 
-from dta._cli._common import emit_json, fail_in, format_option, read_bytes, read_json_file
+from dta._cli._common import (
+    check_output,
+    emit_json,
+    fail_in,
+    force_option,
+    format_option,
+    open_output,
+    read_bytes,
+    read_json_file,
+    write_bytes,
+    write_text,
+)
 from dta._cli.keys import load_public_key, load_signer, passphrase_option
 from dta._json import loads
 from dta.audit import DURABILITY_MODES, AuditLog
 from dta.audit.checkpoint import add_cosignatures, verify_checkpoint
 from dta.audit.proofbundle import verify_proof_bundle
 from dta.audit.witness import Witness
-from dta.errors import InputError, ProofError, TamperError, UsageError
+from dta.errors import InputError, JSONError, ProofError, TamperError, UsageError
 
-__all__ = ["audit"]
+__all__ = ["audit", "open_intact"]
 
 _LOG = click.argument("log", metavar="LOG")
 _OUT = click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file.")
@@ -46,15 +66,50 @@ def _open(log: str, **kwargs: Any) -> AuditLog:
         return AuditLog.open(log, **kwargs)
 
 
-def _write(text: str, out: str | None) -> None:
-    if out is None or out == "-":
-        click.echo(text, nl=False)
-        return
+def open_intact(log: str, **kwargs: Any) -> AuditLog:
+    """Open a log for reading records; refuse one whose (JSONL) tail is corrupt.
+
+    Raises:
+        TamperError: The JSONL log has a corrupt (not merely torn) tail.
+        StorageError: The log cannot be opened.
+    """
+    opened = _open(log, **kwargs)
     try:
-        with open(out, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from exc
+        with fail_in(log):
+            size = opened.size
+        damage = getattr(opened.store, "damage", None)
+    except BaseException:
+        opened.close()
+        raise
+    if isinstance(damage, dict) and damage.get("kind") == "corrupt":
+        opened.close()
+        index = damage.get("index", size)
+        raise TamperError(
+            f"{log}: corrupt record at index {index} (offset {damage.get('offset')}): "
+            f"{damage.get('reason')}; run 'dta audit verify'",
+            index=index if isinstance(index, int) else None,
+            kind="corrupt",
+        )
+    return opened
+
+
+def _check_out(out: str | None, log: str) -> None:
+    """Check an output path before any work; it may never be the log or its sidecar."""
+    check_output(out)
+    if out is None or out == "-" or not os.path.lexists(log):
+        return
+    target = Path(out).resolve()
+    if target == Path(log).resolve() or Path(log).resolve() in target.parents:
+        raise UsageError(f"{out}: refusing to write over the log {log}")
+
+
+def _write(text: str, out: str | None) -> None:
+    write_text(text, out)
+
+
+def _range(start: int, stop: int | None) -> None:
+    if stop is not None and stop < start:
+        raise UsageError(f"--stop {stop} is before --start {start}")
 
 
 def _b64(items: list[bytes]) -> list[str]:
@@ -73,7 +128,7 @@ def _text_file(path: str) -> str:
 @format_option("text", "json")
 def init(log: str, fmt: str) -> None:
     """Create an empty audit log (no-op if it exists)."""
-    with _open(log, create=True, durability="always") as opened:
+    with open_intact(log, create=True, durability="always") as opened:
         result = {"url": opened.url, "size": opened.size}
     if fmt == "json":
         emit_json(result)
@@ -104,7 +159,12 @@ def _events(event_file: str | None, fields: dict[str, Any]) -> list[Any]:
             "digest": {"sha256": fields["agreement_sha256"] or ""},
         }
     if fields["details"]:
-        event["details"] = loads(fields["details"])
+        try:
+            event["details"] = loads(fields["details"])
+        except JSONError as exc:
+            raise UsageError(f"--details: not strict JSON: {exc}") from exc
+        if not isinstance(event["details"], dict):
+            raise UsageError("--details: expected a JSON object")
     if fields["time"]:
         event["time"] = fields["time"]
     return [event]
@@ -180,6 +240,7 @@ def verify(
 @click.option("--origin", required=True, help="Log origin (checkpoint first line).")
 @click.option("--size", type=click.IntRange(min=0), help="Tree size (default: all records).")
 @_OUT
+@force_option
 @passphrase_option
 @format_option("text", "json")
 def checkpoint(
@@ -193,8 +254,9 @@ def checkpoint(
     fmt: str,
 ) -> None:
     """Sign a C2SP checkpoint (signed note) of the log."""
+    _check_out(out, log)
     signer = load_signer(key_path, passphrase_env)
-    with _open(log) as opened, fail_in(log):
+    with open_intact(log) as opened, fail_in(log):
         note = opened.checkpoint(signer, origin, size=size)
     if fmt == "json":
         emit_json({"checkpoint": note})
@@ -211,6 +273,7 @@ def checkpoint(
 )
 @click.option("--consistency", "old", type=click.IntRange(min=0), help="Prove growth from OLD.")
 @_OUT
+@force_option
 @format_option("text", "json")
 def prove(
     log: str,
@@ -225,7 +288,8 @@ def prove(
     """Inclusion proof (or tlog-proof bundle with --checkpoint) or consistency proof."""
     if (index is None) == (old is None):
         raise UsageError("give exactly one of --index or --consistency")
-    with _open(log) as opened, fail_in(log):
+    _check_out(out, log)
+    with open_intact(log) as opened, fail_in(log):
         if old is not None:
             new = opened.size if size is None else size
             proof = opened.prove_consistency(old, new)
@@ -306,6 +370,7 @@ def _proof_file(path: str | None) -> list[bytes]:
 @click.option("-k", "--key", "key_path", required=True, help="Witness Ed25519 private key.")
 @click.option("--name", required=True, help="Witness key name.")
 @_OUT
+@force_option
 @passphrase_option
 @format_option("text", "json")
 def witness(
@@ -321,11 +386,18 @@ def witness(
     fmt: str,
 ) -> None:
     """Cosign a partner's checkpoint if it is consistent with the last one witnessed."""
+    check_output(out)
+    if os.path.lexists(state_dir) and not os.path.isdir(state_dir):
+        raise InputError(f"{state_dir}: witness state is not a directory")
+    if not os.path.isdir(Path(state_dir).parent):
+        raise InputError(f"{state_dir}: directory {str(Path(state_dir).parent)!r} does not exist")
     note = _text_file(checkpoint_path)
     key, _ = load_public_key(log_key)
     signer = load_signer(key_path, passphrase_env)
+    proof = _proof_file(proof_path)
     with fail_in(checkpoint_path):
-        line = Witness(state_dir, signer, name).witness(note, key, _proof_file(proof_path))
+        verify_checkpoint(note, key)  # before the witness state is created or touched
+        line = Witness(state_dir, signer, name).witness(note, key, proof)
         cosigned = add_cosignatures(note, [line])
     if fmt == "json":
         emit_json({"cosignature": line, "checkpoint": cosigned})
@@ -373,25 +445,35 @@ def repair(log: str, fmt: str) -> None:
 @click.option("--start", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--stop", type=click.IntRange(min=0), help="Stop before this index.")
 @_OUT
+@force_option
 @format_option("text", "json")
 def export(log: str, start: int, stop: int | None, out: str | None, fmt: str) -> None:
     """Write the stored lines as JSONL (the exchange format), from any store."""
+    _range(start, stop)
+    _check_out(out, log)
     count = 0
-    with _open(log) as opened, fail_in(log):
+    with open_intact(log) as opened, fail_in(log):
         lines = opened.store.lines(start, stop)
-        if out is None or out == "-":
+        if out is not None and out != "-":
+            with open_output(out) as handle:
+                for line in lines:
+                    handle.write(line + b"\n")
+                    count += 1
+        elif getattr(sys.stdout, "buffer", None) is None:  # a text-only stdout (test capture)
+            buffer = io.BytesIO()
             for line in lines:
-                sys.stdout.buffer.write(line + b"\n")
+                buffer.write(line + b"\n")
                 count += 1
-            sys.stdout.buffer.flush()
+            write_bytes(buffer.getvalue(), None)
         else:
             try:
-                with open(out, "wb") as handle:
-                    for line in lines:
-                        handle.write(line + b"\n")
-                        count += 1
+                sys.stdout.flush()
+                for line in lines:
+                    sys.stdout.buffer.write(line + b"\n")
+                    count += 1
+                sys.stdout.buffer.flush()
             except OSError as exc:
-                raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from exc
+                raise InputError(f"stdout: cannot write: {exc.strerror or exc}") from exc
     if fmt == "json" and out not in (None, "-"):
         emit_json({"exported": count, "out": out})
 
@@ -406,7 +488,8 @@ def show(log: str, index: int | None, start: int, stop: int | None, fmt: str) ->
     """Show records (and the log's size and root)."""
     if index is not None:
         start, stop = index, index + 1
-    with _open(log) as opened, fail_in(log):
+    _range(start, stop)
+    with open_intact(log) as opened, fail_in(log):
         size = opened.size
         if index is not None and index >= size:
             raise UsageError(f"{log}: no record {index} (size {size})")

@@ -10,6 +10,9 @@ Rules this module enforces:
 * The fingerprint key comes from ``--key-file`` (file bytes, one trailing newline dropped) or
   ``--key-env`` (an environment variable's UTF-8 value); otherwise a random per-report key.
 * A progress display is shown on stderr only when stderr is a terminal.
+* Paths that hold no file at all (an empty directory) are an input error (exit 2): a CI gate
+  must not pass because it was pointed at the wrong place. ``--output`` is checked before the
+  scan and written whole; an existing file is replaced only with ``--force``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 import click
 
-from dta._cli._common import emit_json, format_option
+from dta._cli._common import check_output, emit_json, force_option, format_option, write_text
 from dta.classify import load_policy, scan_paths
 from dta.errors import InputError, UsageError
 
@@ -130,7 +133,10 @@ def _summary(report: dict[str, Any], policy: Any) -> None:
     show_default=True,
     help="Finding details kept per file (counts stay complete).",
 )
-@click.option("--output", "-o", type=click.Path(), help="Also write the JSON report here.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), help="Also write the JSON report here."
+)
+@force_option
 def classify(  # noqa: PLR0917 - click passes every option
     paths: tuple[str, ...],
     policy_path: str | None,
@@ -143,6 +149,7 @@ def classify(  # noqa: PLR0917 - click passes every option
     output: str | None,
 ) -> int:
     """Classify files and directory trees (reports carry fingerprints, never values)."""
+    check_output(output)
     policy = load_policy(policy_path)
     if fail_at is not None and fail_at not in policy.levels:
         raise UsageError(
@@ -159,16 +166,12 @@ def classify(  # noqa: PLR0917 - click passes every option
             max_details=max_details,
             progress=update,
         )
+    if not report["files"]:
+        raise InputError(f"{', '.join(paths)}: no files to classify")
     if output:
         import json
 
-        try:
-            Path(output).write_text(
-                json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                encoding="utf-8",
-            )
-        except OSError as exc:
-            raise InputError(f"{output}: {exc.strerror or exc}") from exc
+        write_text(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n", output)
     if fmt == "json":
         emit_json(report)
     else:

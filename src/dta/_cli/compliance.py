@@ -11,6 +11,8 @@ Rules this module enforces:
   ``verify`` checks a report against the auditor key the reader trusts (exit 1 if it fails).
 * ``--at`` is the audit time (default: now); every other time comes from the documents.
 * Every error is a one-line ``dta.errors`` message naming the file or option.
+* Output files (``-o``, ``--html``) are checked before any work and written whole; an existing
+  file is replaced only with ``--force``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from typing import Any
 import click
 
 from dta import compliance
-from dta._cli._common import emit_json, fail_in, format_option, read_bytes, read_json_file
+from dta._cli._common import (
+    check_output,
+    emit_json,
+    fail_in,
+    force_option,
+    format_option,
+    read_bytes,
+    read_json_file,
+    write_text,
+)
 from dta._cli._transfer_common import at_option, parse_at, write_doc
 from dta._cli.keys import load_public_key, load_signer, passphrase_option
 from dta._policy_eval import parse_duration
@@ -36,6 +47,14 @@ def _pair(text: str, option: str) -> tuple[str, str]:
     if not sep or not name or not value:
         raise UsageError(f"{option} {text!r}: expected NAME=VALUE")
     return name, value
+
+
+def _check_outputs(out: str | None, html_out: str | None) -> None:
+    check_output(out)
+    check_output(html_out)
+    same = out not in (None, "-") and html_out is not None
+    if same and Path(str(out)).resolve() == Path(str(html_out)).resolve():
+        raise UsageError(f"{out}: --out and --html must differ")
 
 
 def _duration(text: str | None, option: str) -> timedelta | None:
@@ -202,6 +221,7 @@ def reconcile_cmd(*, fmt: str, **kwargs: Any) -> None:
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Report file (default stdout).")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Also write HTML here.")
 @click.option("--strict", is_flag=True, help="Exit 1 unless the verdict is clean.")
+@force_option
 @format_option("text", "json")
 @passphrase_option
 def report_cmd(
@@ -217,6 +237,7 @@ def report_cmd(
     **kwargs: Any,
 ) -> None:
     """Reconcile, evaluate and write the auditor-signed dta.compliance-report."""
+    _check_outputs(out, html_out)
     span = _duration(half_life, "--half-life")
     assert span is not None
     signer = load_signer(key_path, passphrase_env)
@@ -225,13 +246,11 @@ def report_cmd(
         rec, auditor=auditor, auditor_key=signer.public_key, half_life=span
     )
     doc = compliance.sign_report(body, signer)
+    html = compliance.render_html(doc) if html_out is not None else None
     if out is not None or fmt == "json":
         write_doc(doc, out)
-    if html_out is not None:
-        try:
-            Path(html_out).write_text(compliance.render_html(doc), encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{html_out}: cannot write: {exc.strerror or exc}") from exc
+    if html is not None:
+        write_text(html, html_out)
     if fmt == "text":
         for line in compliance.summarize(doc):
             click.echo(line)
@@ -243,18 +262,17 @@ def report_cmd(
 @click.argument("report", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--auditor-key", required=True, help="The auditor's public key you trust.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), help="Write HTML here.")
+@force_option
 @format_option("text", "json")
 def verify_cmd(*, report: str, auditor_key: str, html_out: str | None, fmt: str) -> None:
     """Verify a compliance report's signature and schema; optionally render it as HTML."""
+    check_output(html_out)
     key = load_public_key(auditor_key)[0]
     doc = read_json_file(report)
     with fail_in(report):
         body = compliance.verify_report(doc, key)
     if html_out is not None:
-        try:
-            Path(html_out).write_text(compliance.render_html(doc), encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{html_out}: cannot write: {exc.strerror or exc}") from exc
+        write_text(compliance.render_html(doc), html_out)
     if fmt == "json":
         emit_json({"ok": True, "verdict": body["verdict"], "id": body["id"]})
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from dta import envelope, keys
-from dta._cli._common import fail_in, read_json_file
+from dta._cli._common import check_output, fail_in, force_option, read_json_file
 from dta._cli.sign import build_registry, write_output
 
 __all__ = ["dsse"]
@@ -24,8 +24,10 @@ def dsse() -> None:
 @dsse.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default stdout).")
+@force_option
 def export_(file: str, out: str | None) -> None:
     """Export a dta signed document as a DSSE envelope."""
+    check_output(out)
     doc = read_json_file(file)
     with fail_in(file):
         env = envelope.to_dsse(doc)
@@ -43,10 +45,12 @@ def export_(file: str, out: str | None) -> None:
     help="Public key whose raw r||s ECDSA sigs to convert.",
 )
 @click.option("--registry", "registry_path", help="Key registry (for raw r||s ECDSA conversion).")
+@force_option
 def import_(
     file: str, out: str | None, key_paths: tuple[str, ...], registry_path: str | None
 ) -> None:
     """Import a DSSE envelope carrying a dta document as a dta signed document."""
+    check_output(out)
     registry: keys.KeyRegistry | None = None
     if key_paths or registry_path:
         registry = build_registry(key_paths, registry_path)

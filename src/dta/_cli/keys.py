@@ -2,11 +2,14 @@
 
 Rules: passphrases come from an environment variable (``--passphrase-env``, default
 ``DTA_KEY_PASSPHRASE``) or an interactive prompt, never from the command line; private keys are
-written with mode 0600 and never overwritten without ``--force``.
+written with mode 0600 and never overwritten without ``--force``. ``keygen`` checks both output
+paths before it writes either, and removes the new private key if the public key document then
+cannot be written, so it never leaves half a key pair behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import Any
 import click
 
 from dta import keys
-from dta._cli._common import emit_json, fail_in, format_option, read_bytes
+from dta._cli._common import check_output, emit_json, fail_in, format_option, read_bytes
 from dta._json import dumps
 from dta.errors import UsageError
 
@@ -126,12 +129,21 @@ def keygen(
     public = Path(public_path) if public_path else _default_public_path(Path(out))
     if Path(out).resolve() == public.resolve():
         raise UsageError(f"{out}: private and public key paths must differ")
+    check_output(out, force=force)
+    check_output(public, force=force)
     passphrase = _passphrase(passphrase_env, confirm=True, path=out) if encrypt else None
     signer = keys.generate(scheme)
+    existed = os.path.lexists(out)
     with fail_in(out):
         keys.save_private(out, signer, passphrase, overwrite=force)
-    with fail_in(public):
-        keys.save_public(public, signer.public_key, owner=owner, overwrite=force)
+    try:
+        with fail_in(public):
+            keys.save_public(public, signer.public_key, owner=owner, overwrite=force)
+    except BaseException:
+        if not existed:  # never leave a private key without its public document
+            with contextlib.suppress(OSError):
+                os.unlink(out)
+        raise
     info = {
         "private_key": str(out),
         "public_key": str(public),
@@ -165,6 +177,7 @@ def pubkey(
     fmt: str,
 ) -> None:
     """Print the public key document of a private key (or re-check a public key document)."""
+    check_output(out, force=force)
     key, doc_owner = load_public_key(key_file, passphrase_env)
     owner = owner or doc_owner
     if out is not None:

@@ -4,7 +4,8 @@ Rules this module enforces:
 
 * ``create`` binds the manifest to the agreement file it is given (id, version and the digest of
   its signed body), takes classification from ``--report`` or an explicit ``--level``, and
-  refuses a tree with any unsafe entry, listing every one of them.
+  refuses a tree with any unsafe entry, listing every one of them, a tree with no file, and a
+  sender, recipient or purpose the agreement does not name.
 * ``sign`` refuses a body that fails its schema or names an unsafe path.
 * ``verify`` checks the directory (``--dir``) and, with ``--agreement``, the agreement decision
   (signatures, validity, purpose, ceiling, categories, ``--ledger`` sequence and caps); without
@@ -18,6 +19,7 @@ Rules this module enforces:
 
 from __future__ import annotations
 
+import io
 import sys
 from typing import Any, BinaryIO
 
@@ -25,7 +27,17 @@ import click
 import orjson
 
 from dta import envelope, schemas
-from dta._cli._common import emit_json, fail_in, format_option, read_bytes, read_json_file
+from dta._cli._common import (
+    check_output,
+    emit_json,
+    fail_in,
+    force_option,
+    format_option,
+    open_output,
+    read_bytes,
+    read_json_file,
+    write_bytes,
+)
 from dta._cli.keys import load_signer, passphrase_option
 from dta._json import loads, loads_canonical
 from dta.errors import CanonicalError, InputError, ManifestError, SchemaError, UsageError
@@ -63,15 +75,22 @@ def _body(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(doc: Any, out: str | None, *, canonical: bool = True) -> None:
-    try:
-        if out is None or out == "-":
-            _write_to(doc, sys.stdout.buffer, canonical)
-            sys.stdout.flush()
-            return
-        with open(out, "wb") as handle:
+    if out is not None and out != "-":
+        with open_output(out) as handle:
             _write_to(doc, handle, canonical)
+        return
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is None:  # a text-only stdout (a test capture): go through one buffer
+        buffer = io.BytesIO()
+        _write_to(doc, buffer, canonical)
+        write_bytes(buffer.getvalue(), None)
+        return
+    try:
+        sys.stdout.flush()
+        _write_to(doc, stream, canonical)
+        stream.flush()
     except OSError as exc:
-        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from exc
+        raise InputError(f"stdout: cannot write: {exc.strerror or exc}") from exc
 
 
 def _write_to(doc: Any, stream: BinaryIO, canonical: bool) -> None:
@@ -82,7 +101,7 @@ def _write_to(doc: Any, stream: BinaryIO, canonical: bool) -> None:
     stream.write(b"\n")
 
 
-def _agreement_ref(path: str) -> dict[str, Any]:
+def _agreement_ref(path: str, channel: tuple[str, str, str]) -> dict[str, Any]:
     doc = read_json_file(path)
     with fail_in(path):
         body = doc.get("signed", doc) if isinstance(doc, dict) else None
@@ -90,7 +109,27 @@ def _agreement_ref(path: str) -> dict[str, Any]:
             raise UsageError("not a dta.agreement document")
         if not isinstance(body.get("id"), str) or not isinstance(body.get("version"), int):
             raise UsageError("agreement has no id or version")
+        _check_channel(body, channel)
         return {"id": body["id"], "version": body["version"], "digest": envelope.digest(body)}
+
+
+def _ids(items: Any) -> set[str]:
+    if not isinstance(items, list):
+        return set()
+    return {i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)}
+
+
+def _check_channel(body: dict[str, Any], channel: tuple[str, str, str]) -> None:
+    """Refuse a sender, recipient or purpose the agreement does not name (before hashing)."""
+    parties, purposes = _ids(body.get("parties")), _ids(body.get("purposes"))
+    sender, recipient, purpose = channel
+    for option, value in (("--sender", sender), ("--recipient", recipient)):
+        if parties and value not in parties:
+            raise UsageError(f"{option} {value!r} is not a party ({', '.join(sorted(parties))})")
+    if sender == recipient:
+        raise UsageError("--sender and --recipient must differ")
+    if purposes and purpose not in purposes:
+        raise UsageError(f"--purpose {purpose!r} is not agreed ({', '.join(sorted(purposes))})")
 
 
 def _previous(path: str | None) -> dict[str, str] | None:
@@ -128,6 +167,7 @@ def manifest() -> None:
 @click.option("--ip-licence", help="Licence reference (e.g. an SPDX id or a URL).")
 @click.option("--workers", type=click.IntRange(min=1), help="Hashing threads (default: cores).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default stdout).")
+@force_option
 @click.option("--progress/--no-progress", default=None, help="Progress on stderr (default: tty).")
 @_hash_mode_option
 def create(  # noqa: PLR0917 - click passes every option
@@ -151,6 +191,7 @@ def create(  # noqa: PLR0917 - click passes every option
     """Build the manifest body for every file below DIRECTORY."""
     from dta._cli._transfer_common import parse_at
 
+    check_output(out)
     if (report_path is None) == (level is None):
         raise UsageError("give exactly one of --report REPORT.json or --level LEVEL")
     if (ip_owner is None) != (ip_licence is None):
@@ -159,7 +200,7 @@ def create(  # noqa: PLR0917 - click passes every option
     try:
         body = build_manifest(
             directory,
-            agreement_ref=_agreement_ref(agreement_path),
+            agreement_ref=_agreement_ref(agreement_path, (sender, recipient, purpose)),
             sender=sender,
             recipient=recipient,
             purpose=purpose,
@@ -177,6 +218,8 @@ def create(  # noqa: PLR0917 - click passes every option
         for entry in exc.entries:
             click.echo(f"dta: unsafe: {entry.path!a}: {entry.kind}: {entry.reason}", err=True)
         raise
+    if body["totals"]["files"] == 0:
+        raise InputError(f"{directory}: no files to put in a manifest")
     _write(body, out)
     if out not in (None, "-"):
         totals = body["totals"]
@@ -190,9 +233,11 @@ def create(  # noqa: PLR0917 - click passes every option
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-k", "--key", "key_path", required=True, help="Sender's private key (PEM).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default stdout).")
+@force_option
 @passphrase_option
 def sign(file: str, key_path: str, out: str | None, passphrase_env: str) -> None:
     """Sign a manifest body (or add a signature to a signed manifest)."""
+    check_output(out)
     doc = _read_manifest(file)
     signer = load_signer(key_path, passphrase_env)
     with fail_in(file):
@@ -350,10 +395,13 @@ def show(file: str, items: bool, fmt: str) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-k", "--key", "key_path", required=True, help="Key to sign the DSSE envelope.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default stdout).")
+@force_option
 @passphrase_option
 def export(file: str, key_path: str, out: str | None, passphrase_env: str) -> None:
     """Export a manifest as an in-toto Statement v1 in a signed DSSE envelope."""
     from dta import intoto
+
+    check_output(out)
 
     doc = _read_manifest(file)
     signer = load_signer(key_path, passphrase_env)

@@ -8,7 +8,9 @@ accepted manifest. Exit 1 when the receipt is a rejection or verification fails.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,10 +18,17 @@ import click
 from dta import agreement as ag
 from dta import envelope
 from dta import receipt as rc
-from dta._cli._common import emit_json, fail_in, format_option, read_json_file
+from dta._cli._common import (
+    check_output,
+    emit_json,
+    fail_in,
+    force_option,
+    format_option,
+    read_json_file,
+)
 from dta._cli._transfer_common import at_option, parse_at, write_doc
 from dta._cli.keys import load_signer, passphrase_option
-from dta.errors import UsageError
+from dta.errors import Error, UsageError
 
 __all__ = ["receipt"]
 
@@ -36,6 +45,7 @@ def receipt() -> None:
 @click.option("--tree", type=click.Path(file_okay=False), help="Received directory to check.")
 @click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False), help="Ledger file.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default stdout).")
+@force_option
 @at_option
 @format_option("text", "json")
 @passphrase_option
@@ -52,6 +62,9 @@ def create(
     passphrase_env: str,
 ) -> None:
     """Check MANIFEST as its recipient and write a signed receipt."""
+    check_output(out)
+    if ledger_path is not None:
+        check_output(ledger_path, force=True)  # created on the first accepted manifest
     now = parse_at(at)
     with fail_in(agreement_path):
         model = ag.verify_agreement(read_json_file(agreement_path), now=now)
@@ -70,9 +83,15 @@ def create(
         tree_check = manifest_module.verify_tree(doc, tree)
     body = rc.create_receipt(doc, tree_check, decision, recipient=recipient, now=now)
     signed = envelope.sign(body, signer)
-    if body["decision"] == "accepted" and ledger is not None:
-        ledger.record(decision.manifest or doc)
     write_doc(signed, out)
+    if body["decision"] == "accepted" and ledger is not None:
+        try:
+            ledger.record(decision.manifest or doc)
+        except Error:
+            if out not in (None, "-"):  # no receipt for a manifest the ledger did not take
+                with contextlib.suppress(OSError):
+                    Path(out).unlink()
+            raise
     if fmt == "json" and out not in (None, "-"):
         emit_json({"decision": body["decision"], "discrepancies": body["discrepancies"]})
     elif out not in (None, "-"):

@@ -14,7 +14,14 @@ from typing import Any
 import click
 
 from dta import envelope, keys, schemas
-from dta._cli._common import emit_json, fail_in, format_option, read_json_file
+from dta._cli._common import (
+    check_output,
+    emit_json,
+    fail_in,
+    force_option,
+    format_option,
+    read_json_file,
+)
 from dta._cli._common import write_doc as write_output
 from dta._cli.keys import load_public_key, load_signer, passphrase_option
 from dta.errors import Error, InputError, SchemaError, UsageError
@@ -62,9 +69,11 @@ def _parse_at(text: str | None) -> dt.datetime | None:
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-k", "--key", "key_path", required=True, help="Private key file (PEM).")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file (default stdout).")
+@force_option
 @passphrase_option
 def sign(file: str, key_path: str, out: str | None, passphrase_env: str) -> None:
     """Sign FILE: a document body (with _type) or a signed document (adds a signature)."""
+    check_output(out)
     doc = read_json_file(file)
     signer = load_signer(key_path, passphrase_env)
     with fail_in(file):

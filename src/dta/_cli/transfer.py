@@ -1,7 +1,8 @@
 """``dta transfer status``: reconstruct transfer states from an audit log.
 
 Rules: the state comes from the log records only (``dta.transfer.replay``); an illegal sequence
-is reported with the record index (exit 1); an unreadable log is exit 2.
+is reported with the record index (exit 1); an unreadable log is exit 2; a JSONL log with a
+corrupt tail is refused (exit 1) rather than replayed up to the damage.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ def transfer() -> None:
 
 
 def _records(path: str) -> list[Any]:
-    from dta.audit import AuditLog
+    from dta._cli.audit import open_intact
 
-    with AuditLog.open(path) as log:
+    with open_intact(path) as log:
         return list(log.records())
 
 
