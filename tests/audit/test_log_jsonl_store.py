@@ -220,3 +220,36 @@ def test_sidecar_write_failure_does_not_fail_a_committed_append(
         assert log.size == 5
         assert log.verify([(5, log.root())]).ok
         assert log.fsck()["rebuilt"] == []
+
+
+def test_queued_sidecar_entries_written_on_close(tmp_path: Path) -> None:
+    """Appends queue their sidecar entries; close writes them, so the next open has no catch-up."""
+    path = tmp_path / "log.jsonl"
+    nodes = path.with_name(path.name + ".nodes")
+    with AuditLog.open(path, create=True, durability="always") as log:
+        for i in range(7):
+            log.append(event(i))
+        assert (nodes / "offsets").stat().st_size < 7 * 8  # still queued in this process
+    assert (nodes / "offsets").stat().st_size == 7 * 8
+    assert (nodes / "L00").stat().st_size == 7 * 32
+    with AuditLog.open(path) as log:
+        assert log.fsck()["rebuilt"] == []
+
+
+def test_other_process_indexing_queued_records_never_misaligns_sidecar(tmp_path: Path) -> None:
+    """A second opener indexes the first's queued records; the first then drops its queue."""
+    path = _new(tmp_path, 3)
+    with AuditLog.open(path) as writer:
+        for i in range(3, 9):
+            writer.append(event(i))
+        with AuditLog.open(path) as reader:  # catches up records 3..8 from the log bytes
+            assert reader.size == 9
+            reader_root = reader.root()
+        writer.append(event(9))
+        assert writer.root(9) == reader_root
+        assert writer.fsck()["rebuilt"] == []
+        root = writer.root()
+    with AuditLog.open(path) as log:
+        assert log.verify([(9, reader_root), (10, root)]).ok
+        assert log.fsck()["rebuilt"] == []
+        assert log.prove_inclusion(8) == log.prove_inclusion(8, 10)

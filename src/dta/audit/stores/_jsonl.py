@@ -19,17 +19,21 @@ Rules this module enforces:
   returns (and fsyncs the file and directory on create); ``batch`` writes under the lock and
   fdatasyncs on ``flush()``/``close()`` or after the group-commit bounds; ``none`` never syncs.
   The sidecar is never synced (it is rebuilt when stale).
+* Sidecar entries of this process's appends are written in groups (ADR 0059): at most
+  :data:`SIDECAR_LAG` records behind the log, and before any read that needs them (lines,
+  proofs, fsck, repair) or ``close()``. They are written under the lock only if the sidecar
+  still ends exactly where this process last saw it; otherwise they are dropped and the log is
+  re-indexed from its bytes (catch-up). Once another process was seen appending, every append
+  writes its entries before the lock is released, so concurrent appenders do not re-parse each
+  other's records.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
-import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,21 +41,18 @@ from dta._json import loads_canonical
 from dta.audit._merkle_tree import RootBuilder
 from dta.audit._record import MAX_LINE, check_record
 from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
+from dta.audit.stores._jsonl_files import FileLock, move_aside, open_log
 from dta.audit.stores._sidecar import Sidecar, _write_all
+from dta.audit.stores._sidecar_queue import SidecarQueue
 from dta.errors import Error, StorageError
 
-__all__ = ["JSONLStore"]
+__all__ = ["SIDECAR_LAG", "JSONLStore"]
 
 _ZERO = bytes(32)
 _CHUNK = 1 << 20
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+#: Most records this process appends before it writes their sidecar entries (one write per file).
+SIDECAR_LAG = 256
+_sha256 = hashlib.sha256
 
 
 class JSONLStore:
@@ -63,13 +64,14 @@ class JSONLStore:
         self._fd = fd
         self._durability = durability
         self._sidecar = Sidecar(path.with_name(path.name + ".nodes"))
-        self._mutex = threading.RLock()
+        self._lock = FileLock(fd, path)
         self._n = 0
         self._end = 0
         self._last = _ZERO
         self._known = False
         self._damage: dict[str, Any] | None = None
-        self._rb: RootBuilder | None = None
+        self._q = SidecarQueue(self._sidecar)  # sidecar entries of appends not written yet
+        self._contended = False
         self._pending = 0
         self._pending_since = 0.0
         self._closed = False
@@ -84,25 +86,7 @@ class JSONLStore:
         """
         check_durability(durability)
         p = Path(path)
-        try:
-            if create:
-                try:
-                    fd = os.open(p, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
-                except FileExistsError:
-                    fd = os.open(p, os.O_RDWR | os.O_APPEND)
-                else:
-                    if durability != "none":
-                        os.fsync(fd)
-                        _fsync_dir(p.parent.resolve())
-            else:
-                fd = os.open(p, os.O_RDWR | os.O_APPEND)
-        except FileNotFoundError as exc:
-            raise StorageError(f"{p}: no such audit log (create it with 'dta audit init')") from exc
-        except OSError as exc:
-            raise StorageError(f"{p}: cannot open audit log: {exc.strerror}") from exc
-        if not os.path.isfile(p):
-            os.close(fd)
-            raise StorageError(f"{p}: not a regular file")
+        fd = open_log(p, durability=durability, create=create)
         store = cls(p, fd, durability)
         with store._locked():
             store._refresh()
@@ -132,26 +116,29 @@ class JSONLStore:
 
     # -- locking and refresh ------------------------------------------------------------------
 
-    def _locked(self) -> _Lock:
+    def _locked(self) -> FileLock:
         if self._closed:
             raise StorageError(f"{self._path}: store is closed")
-        return _Lock(self)
+        return self._lock
 
     def _refresh(self) -> None:
         """Bring the in-memory view up to date with the file (caller holds the lock)."""
         size = os.fstat(self._fd).st_size
         if self._known and size == self._end:
-            return  # nobody appended since our view: every appender indexes under the lock
+            return  # nobody appended since our view: every appender writes under the lock
+        if self._known:
+            self._contended = True  # another process appended: write entries before unlocking
         self._known = False
         self._damage = None
+        self._q.reset(0)
         n = self._sidecar.normalise()
         if n and not self._matches(n, size):
             self._sidecar.truncate(0)
             n = 0
         self._n = n
+        self._q.reset(n)
         self._end = self._sidecar.offset(n - 1) if n else 0
         self._last = self._sidecar.node(0, n - 1) if n else _ZERO
-        self._rb = None
         if size > self._end:
             self._catch_up(size)
         self._known = True
@@ -225,7 +212,8 @@ class JSONLStore:
     def _index(self, ends: list[int], leaves: list[bytes]) -> None:
         if not leaves:
             return
-        self._write_nodes(ends, leaves)
+        self._stage(ends, leaves)
+        self._drain(strict=True)
 
     def _note_damage(self, offset: int, size: int, reason: str) -> None:
         rest = os.pread(self._fd, min(size - offset, 1 << 24), offset)
@@ -239,20 +227,33 @@ class JSONLStore:
             "reason": reason,
         }
 
-    def _write_nodes(self, ends: list[int], leaves: list[bytes]) -> None:
-        rb = self._rb
-        if rb is None or rb.size != self._n:
-            rb = RootBuilder.resume(self._n, self)
-        nodes: dict[int, list[bytes]] = {}
-        for leaf in leaves:
-            for node in rb.append(leaf):
-                nodes.setdefault(node.level, []).append(node.hash)
-        self._rb = None
-        self._sidecar.append(ends, nodes)
-        self._rb = rb
+    def _stage(self, ends: list[int], leaves: list[bytes]) -> None:
+        """Account for records ``_n, ...`` (already in the log) and queue their sidecar entries."""
+        self._q.stage(ends, leaves)
         self._n += len(leaves)
         self._end = ends[-1]
         self._last = leaves[-1]
+
+    def _drain(self, *, strict: bool = False) -> None:
+        """Write the queued sidecar entries (caller holds the lock and a current view).
+
+        Raises:
+            StorageError: with ``strict``, the write failed or the sidecar changed meanwhile
+                (without it the next refresh re-indexes those records from the log).
+        """
+        try:
+            self._q.write()
+        except StorageError:
+            self._known = False  # the log holds the records; the next refresh re-indexes them
+            if strict:
+                raise
+
+    def _view(self) -> None:
+        """Refresh and write queued sidecar entries, so sidecar reads see every record."""
+        self._refresh()
+        if len(self._q):
+            self._drain()
+            self._refresh()  # a no-op unless the queue had to be dropped (then: catch-up)
 
     # -- Store API --------------------------------------------------------------------------
 
@@ -282,7 +283,7 @@ class JSONLStore:
                     f"(offset {d['offset']}, {d['bytes']} bytes): refusing to append; {hint}"
                 )
             n = self._n
-            lines = list(build(n, self._last))
+            lines = build(n, self._last)
             if not lines:
                 return n, []
             ends: list[int] = []
@@ -292,21 +293,26 @@ class JSONLStore:
                     raise StorageError("a record line contains a newline")
                 end += len(line) + 1
                 ends.append(end)
+            data = lines[0] + b"\n" if len(lines) == 1 else b"\n".join(lines) + b"\n"
             self._known = False
             try:
-                _write_all(self._fd, b"\n".join(lines) + b"\n")
+                written = os.write(self._fd, data)
+                if written != len(data):  # rare (signals, nearly full disk): write the rest
+                    _write_all(self._fd, data[written:])
                 if self._durability == "always":
                     os.fdatasync(self._fd)
             except OSError as exc:
                 raise StorageError(f"{self._path}: append failed: {exc.strerror}") from exc
-            leaves = [hashlib.sha256(b"\x00" + line).digest() for line in lines]
+            leaves = [_sha256(b"\x00" + line).digest() for line in lines]
             try:
-                self._write_nodes(ends, leaves)
+                self._stage(ends, leaves)
                 self._known = True
             except (StorageError, OSError):
                 # The records are committed in the log (the source of truth); the sidecar is a
                 # cache that the next refresh re-indexes from the log.
-                self._rb = None
+                self._q.reset(self._q.indexed)
+            if self._contended or len(self._q) >= SIDECAR_LAG:
+                self._drain()
             if self._durability == "batch":
                 if not self._pending:
                     self._pending_since = time.monotonic()
@@ -331,16 +337,26 @@ class JSONLStore:
         Raises:
             StorageError: the sync failed.
         """
-        with self._mutex:
+        with self._lock.mutex:
             if self._pending and not self._closed:
                 self._sync()
 
     def close(self) -> None:
-        """Flush and close (idempotent)."""
-        with self._mutex:
+        """Flush, write queued sidecar entries and close (idempotent).
+
+        Raises:
+            StorageError: the final sync failed (the store is closed all the same).
+        """
+        with self._lock.mutex:
             if self._closed:
                 return
             try:
+                if len(self._q):
+                    try:
+                        with self._locked():
+                            self._view()
+                    except StorageError:
+                        pass  # only the cache lags: the next open re-indexes from the log
                 self.flush()
             finally:
                 self._closed = True
@@ -353,6 +369,9 @@ class JSONLStore:
         Raises:
             StorageError: not stored.
         """
+        if len(self._q) or not self._known:  # latest appends not in the sidecar yet
+            with self._locked():
+                self._view()
         return self._sidecar.node(level, index)
 
     def lines(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
@@ -362,7 +381,7 @@ class JSONLStore:
             StorageError: ``start`` is beyond the indexed records.
         """
         with self._locked():
-            self._refresh()
+            self._view()
             if start and start > self._n:
                 raise StorageError(f"{self._path}: no record {start}")
             offset = self._sidecar.offset(start - 1) if start else 0
@@ -388,7 +407,7 @@ class JSONLStore:
             StorageError: no such record.
         """
         with self._locked():
-            self._refresh()
+            self._view()
             if not 0 <= index < self._n:
                 raise StorageError(f"{self._path}: no record {index} (size {self._n})")
             start = self._sidecar.offset(index - 1) if index else 0
@@ -402,6 +421,7 @@ class JSONLStore:
             The report described in :meth:`dta.audit.stores.Store.fsck`.
         """
         with self._locked():
+            self._view()
             self._known = False
             self._refresh()
             problems: list[str] = []
@@ -447,6 +467,7 @@ class JSONLStore:
             StorageError: the damage is corruption, not a torn tail, or the move failed.
         """
         with self._locked():
+            self._view()
             self._known = False
             self._refresh()
             d = self._damage
@@ -457,43 +478,7 @@ class JSONLStore:
                     f"{self._path}: damage at index {d['index']} is not a torn tail "
                     f"({d['reason']}); refusing to repair — verify the log"
                 )
-            offset, size = d["offset"], os.fstat(self._fd).st_size
-            data = os.pread(self._fd, size - offset, offset)
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-            aside = self._path.with_name(f"{self._path.name}.torn-{stamp}-{offset}")
-            try:
-                fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-                try:
-                    _write_all(fd, data)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                _fsync_dir(self._path.parent.resolve())
-                os.ftruncate(self._fd, offset)
-                os.fsync(self._fd)
-            except OSError as exc:
-                raise StorageError(f"{self._path}: repair failed: {exc.strerror}") from exc
+            aside, moved = move_aside(self._path, self._fd, d["offset"])
             self._known = False
             self._refresh()
-            return {"repaired": True, "moved_to": str(aside), "bytes": len(data), "size": self._n}
-
-
-class _Lock:
-    """Thread mutex + exclusive ``flock`` on the log file."""
-
-    def __init__(self, store: JSONLStore) -> None:
-        self._store = store
-
-    def __enter__(self) -> None:
-        self._store._mutex.acquire()
-        try:
-            fcntl.flock(self._store._fd, fcntl.LOCK_EX)
-        except OSError as exc:
-            self._store._mutex.release()
-            raise StorageError(f"{self._store._path}: cannot lock: {exc.strerror}") from exc
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            fcntl.flock(self._store._fd, fcntl.LOCK_UN)
-        finally:
-            self._store._mutex.release()
+            return {"repaired": True, "moved_to": str(aside), "bytes": moved, "size": self._n}

@@ -66,6 +66,18 @@ class Sidecar:
         """Number of leaf hashes stored (a quick staleness probe)."""
         return self._len(0, 32)
 
+    def holds_exactly(self, n: int) -> bool:
+        """True if ``offsets`` and ``L00`` hold exactly ``n`` whole entries (nothing partial).
+
+        An appender checks this before writing entries for records ``n, ...``: anything else
+        means another process indexed them (or crashed mid-write) and the entries would land
+        misaligned.
+        """
+        return self._size(_OFFSETS) == n * 8 and self._size(0) == n * 32
+
+    def _size(self, name: str | int) -> int:
+        return os.fstat(self._fd(name)).st_size
+
     def offset(self, index: int) -> int:
         """End offset (after the newline) of record ``index``.
 
@@ -90,6 +102,8 @@ class Sidecar:
         if len(data) != 32:
             raise StorageError(f"{self.directory}: subtree ({level}, {index}) is not stored")
         return data
+
+    perfect = node  # a NodeSource (dta.audit.merkle) over what is stored
 
     def append(self, ends: Sequence[int], nodes: dict[int, list[bytes]]) -> None:
         """Append record end offsets and completed subtree hashes (leaves first).
