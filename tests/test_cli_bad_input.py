@@ -272,3 +272,47 @@ def test_output_may_not_be_the_log_itself(
     code, out, err, before, after = run_in(world, tmp_path, monkeypatch, capsys, argv)
     assert_one_line_error(code, out, err, 2)
     assert_unchanged(before, after)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["schema", "list"],
+        ["schema", "show", "dta.manifest"],
+        ["dsse", "export", "signed.json"],
+        ["audit", "export", "log.jsonl"],
+    ],
+    ids=" ".join,
+)
+def test_closed_stdout_gives_one_line_and_exit_2(world: Path, argv: list[str]) -> None:
+    """A reader that went away (`dta ... | head`): exit 2, one error line, no traceback."""
+    dta = Path(sys.executable).parent / "dta"
+    proc = subprocess.Popen(
+        [str(dta), *argv], cwd=world, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 2
+    assert err.count("\n") == 1, err
+    assert err.startswith("dta: error: ")
+    assert "Broken pipe" in err
+
+
+def test_installed_dta_refuses_an_output_under_a_file(world: Path, tmp_path: Path) -> None:
+    """The console script: output path under a regular file is exit 2, one line, no traceback."""
+    dta = Path(sys.executable).parent / "dta"
+    out = tmp_path / "plain.txt"
+    out.write_text("x")
+    proc = subprocess.run(
+        [str(dta), "sign", "alice.pub.json", "-k", "alice.pem", "-o", str(out / "s.json")],
+        cwd=world,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("dta: error: ")
+    assert out.read_text() == "x"

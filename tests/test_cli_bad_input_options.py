@@ -335,3 +335,32 @@ def test_bad_option_or_key_gives_one_line_and_writes_nothing(
     )
     assert_one_line_error(code, out, err, expected)
     assert_unchanged(before, after)
+
+
+# A verification that fails is a result, not an error: exit 1, the verdict on stdout naming the
+# file, nothing on stderr, no file touched.
+RESULT_CASES: list[tuple[str, str]] = [
+    ("verify signed.json -k bob.pub.json", "signed.json"),
+    ("audit fsck notalog.jsonl", "corrupt"),
+    ("manifest verify manifest.signed.json --dir dataset", "FAILED"),
+    ("validate ledger.json", "ledger.json"),
+    (f"compliance reconcile {COMP} --checkpoint {US}=plain.txt", f"{US} checkpoint 1: signed note"),
+]
+
+
+@pytest.mark.parametrize(("line", "shown"), RESULT_CASES, ids=[c[0][:60] for c in RESULT_CASES])
+def test_failed_verification_is_reported_on_stdout_with_exit_1(
+    world: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    line: str,
+    shown: str,
+) -> None:
+    """A document or log that does not verify: exit 1, the reason on stdout, no traceback."""
+    code, out, err, before, after = run_in(world, tmp_path, monkeypatch, capsys, shlex.split(line))
+    assert code == 1, err
+    assert shown in out
+    assert "Traceback" not in out + err
+    assert not err
+    assert_unchanged(before, after)

@@ -6,8 +6,10 @@ Rules this module enforces:
   ``--checkpoint PARTY=FILE`` (a signed checkpoint note with its cosignature lines; repeatable);
   ``--manifest`` / ``--receipt`` take files or directories (every ``*.json`` inside, sorted);
   ``--witness NAME=PUBKEY`` names a trusted third-party witness.
-* ``reconcile`` exits 1 when any discrepancy is found; ``report`` writes the signed report (and
-  ``--html``) and exits 0 unless ``--strict`` is given and the verdict is not ``clean``;
+* ``reconcile`` exits 1 when any discrepancy is found or a given checkpoint does not verify
+  (each such checkpoint is listed with its error, never dropped silently); ``report`` writes
+  the signed report (and ``--html``) and exits 0 unless ``--strict`` is given and the verdict
+  is not ``clean``;
   ``verify`` checks a report against the auditor key the reader trusts (exit 1 if it fails).
 * ``--at`` is the audit time (default: now); every other time comes from the documents.
 * Every error is a one-line ``dta.errors`` message naming the file or option.
@@ -185,7 +187,7 @@ def compliance_group() -> None:
 def reconcile_cmd(*, fmt: str, **kwargs: Any) -> None:
     """Verify both logs and match every sent manifest to a record and a receipt.
 
-    Exit 1 when any discrepancy is found.
+    Exit 1 when any discrepancy is found or a checkpoint does not verify.
     """
     rec = _inputs(**kwargs)
     if fmt == "json":
@@ -203,13 +205,16 @@ def reconcile_cmd(*, fmt: str, **kwargs: Any) -> None:
             click.echo(
                 f"log {s.party}: {s.size} records, {state}, witnessed up to {s.witnessed_size()}"
             )
+            for cp in s.checkpoints:
+                if cp.error is not None:
+                    click.echo(f"  {s.party} {cp.error}")
         ok = sum(1 for t in rec.transfers if not t.codes)
         click.echo(f"transfers: {len(rec.transfers)} ({ok} reconciled)")
         for d in rec.discrepancies:
             click.echo(f"  [{d.code}] {d.message}")
         if not rec.discrepancies:
             click.echo("no discrepancies")
-    if rec.discrepancies:
+    if rec.discrepancies or any(cp.error for s in rec.logs for cp in s.checkpoints):
         raise click.exceptions.Exit(1)
 
 

@@ -12,6 +12,7 @@ Rules this module enforces:
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -78,6 +79,9 @@ def run(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"dta: error: {_one_line(exc.format_message())}", err=True)
         return 2
+    except SystemExit:  # click exits this way only when stdout's reader went away (EPIPE)
+        click.echo("dta: error: stdout: cannot write: Broken pipe", err=True)
+        return 2
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("dta: interrupted", err=True)
         return 130
@@ -95,8 +99,20 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
-    """Console-script entry point: run the CLI and exit with its code."""
-    sys.exit(run())
+    """Console-script entry point: run the CLI and exit with its code.
+
+    Output still buffered when the command returns is flushed here, so a reader that went away
+    (``dta ... | head``) gives the same one-line I/O error (exit 2) as any other write failure.
+    """
+    code = run()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush stays quiet
+        click.echo("dta: error: stdout: cannot write: Broken pipe", err=True)
+        code = code or 2
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
