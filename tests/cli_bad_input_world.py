@@ -9,6 +9,7 @@ something is caught by comparing snapshots of the copy.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -88,6 +89,7 @@ def build(root: Path, capsys: pytest.CaptureFixture[str] | None = None) -> Path:
         Path("emptydir").mkdir()
         Path("notalog.jsonl").write_text("this is not a log\n")
         Path("ledger.json").write_text("[1, 2]\n")
+        Path("bad-events.json").write_text(json.dumps([events[0], {"actor": "alice"}]))
     finally:
         os.chdir(old)
     if capsys is not None:
@@ -107,6 +109,11 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
             continue
         result[rel] = None if path.is_dir() or not path.is_file() else path.read_bytes()
     return result
+
+
+@functools.cache
+def _master_snapshot(world: Path) -> dict[str, bytes | None]:
+    return snapshot(world)
 
 
 def copy(world: Path, target: Path) -> Path:
@@ -135,7 +142,7 @@ def run_in(
     monkeypatch.delenv(PASS_ENV, raising=False)
     for name, value in (env or {}).items():
         monkeypatch.setenv(name, value)
-    before = snapshot(here)
+    before = _master_snapshot(world)  # the copy is byte-for-byte the master
     capsys.readouterr()
     code = run(argv)
     captured = capsys.readouterr()

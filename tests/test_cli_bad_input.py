@@ -316,3 +316,20 @@ def test_installed_dta_refuses_an_output_under_a_file(world: Path, tmp_path: Pat
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("dta: error: ")
     assert out.read_text() == "x"
+
+
+def test_force_signs_in_place_without_losing_the_document(
+    world: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`agreement sign A -o A --force` reads A whole before replacing it with the signed A."""
+    argv = shlex.split("agreement sign agreement.body.json -k keys/us-lab.pem")
+    argv += ["-o", "agreement.body.json", "--force"]
+    code, _out, err, before, after = run_in(world, tmp_path, monkeypatch, capsys, argv)
+    assert code == 0, err
+    signed = after["agreement.body.json"]
+    assert signed is not None
+    assert b'"signatures"' in signed
+    assert before["agreement.body.json"] != signed

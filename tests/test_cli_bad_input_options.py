@@ -47,6 +47,17 @@ APPEND += " --subject-sha256 " + "0" * 64
 
 # (command line, expected exit code or None for "1 or 2", extra environment)
 CASES: list[tuple[str, int | None, dict[str, str] | None]] = [
+    # passphrases: unset, empty or wrong, for every command that loads a private key
+    (f"agreement sign agreement.body.json -k enc.pem {NO_PASS}", 2, None),
+    (f"agreement sign agreement.body.json -k enc.pem {NO_PASS}", 1, WRONG_PASS),
+    (f"manifest sign manifest.body.json -k enc.pem {NO_PASS}", 1, WRONG_PASS),
+    (f"manifest export manifest.signed.json -k enc.pem {NO_PASS}", 1, WRONG_PASS),
+    (RCREATE.replace("keys/cn-lab.pem", "enc.pem") + f" {NO_PASS}", 1, WRONG_PASS),
+    (REPORT.replace("keys/auditor.pem", "enc.pem") + f" {NO_PASS}", 1, WRONG_PASS),
+    (WIT.replace("-k bob.pem", "-k enc.pem") + f" {NO_PASS}", 1, WRONG_PASS),
+    (f"sign alice.pub.json -k enc.pem {NO_PASS}", 2, {PASS_ENV: ""}),
+    ("verify signed.json -k enc.pem", 2, None),
+    ("audit verify-proof b.txt --record rec.jsonl -k enc.pem", 2, None),
     # keygen / pubkey
     ("keygen", 2, None),
     ("keygen -o k.pem --scheme rsa", 2, None),
@@ -116,6 +127,7 @@ CASES: list[tuple[str, int | None, dict[str, str] | None]] = [
     ("audit append log.jsonl --event plain.txt", 1, None),
     ("audit append log.jsonl --event missing.json", 2, None),
     ("audit append log.jsonl --event ledger.json", 1, None),
+    ("audit append log.jsonl --event bad-events.json", 1, None),
     (APPEND.replace("log.jsonl", "notalog.jsonl", 1), None, None),
     (APPEND.replace("log.jsonl", "missing.jsonl", 1), 2, None),
     (APPEND.replace("log.jsonl", "nodir/x.jsonl", 1), 2, None),
@@ -233,6 +245,7 @@ CASES: list[tuple[str, int | None, dict[str, str] | None]] = [
     (MCREATE.replace(AGR, "--agreement plain.txt") + " --level public", 1, None),
     (MCREATE.replace(AGR, "--agreement manifest.signed.json") + " --level public", None, None),
     (MCREATE.replace(US, "nobody") + " --level public", 2, None),
+    (MCREATE + " --level public -o dataset/manifest.json", 2, None),
     (MCREATE.replace(CN, US) + " --level public", 2, None),
     (MCREATE.replace("building-energy-modelling", "marketing") + " --level public", 2, None),
     ("manifest sign manifest.body.json -k keys/us-lab.pub.json", 1, None),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import sys
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
@@ -192,6 +193,8 @@ def create(  # noqa: PLR0917 - click passes every option
     from dta._cli._transfer_common import parse_at
 
     check_output(out)
+    if out not in (None, "-") and Path(directory).resolve() in Path(out).resolve().parents:
+        raise UsageError(f"{out}: the manifest may not be written inside {directory}")
     if (report_path is None) == (level is None):
         raise UsageError("give exactly one of --report REPORT.json or --level LEVEL")
     if (ip_owner is None) != (ip_licence is None):
