@@ -1,0 +1,196 @@
+"""Where the SQLite store keeps subtree hashes, and which ones a proof needs (ADR 0058).
+
+Rules this module enforces:
+
+* Schema 2 keeps the hashes of the perfect subtrees that record ``r`` completes *in record r's
+  row*: ``nodes`` is the concatenation of the 32-byte hashes of levels ``1..t`` (``t`` = number
+  of trailing one bits of ``r``), NULL when ``t == 0``. So subtree ``(level, j)`` lives in row
+  ``((j + 1) << level) - 1`` at byte ``(level - 1) * 32``; level 0 is the row's ``leaf`` column.
+  Every hash a proof needs is a primary-key lookup in one table, and an append writes one row.
+* Logs created with schema 1 are migrated in place on open, in O(1): the ``nodes`` column is
+  added (NULL in existing rows), ``inline_from`` records the size at migration, and subtrees
+  completed by rows below it stay in the frozen ``dta_nodes`` table, which from then on refuses
+  inserts (so a writer still running the old code cannot append a record that would need them).
+* The node keys of a root, inclusion or consistency proof are computed from the sizes alone,
+  mirroring :mod:`dta.audit._merkle` step for step (a proof entry is the right fold of the
+  perfect subtrees listed for it); argument errors are the ones that module raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from dta.audit._merkle import EMPTY_ROOT, consistency_proof_length, inclusion_proof_length
+from dta.errors import ProofError
+
+__all__ = [
+    "MIGRATE_V1",
+    "SCHEMA_V2",
+    "Frontier",
+    "Plan",
+    "consistency_plan",
+    "fold",
+    "inclusion_plan",
+    "root_plan",
+    "row_of",
+]
+
+_sha256 = hashlib.sha256
+
+#: A proof (or root) as lists of ``(level, j)`` subtrees; each list folds into one hash.
+Plan = list[list[tuple[int, int]]]
+
+_TRIGGERS = tuple(
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table}"
+    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END"
+    for table in ("dta_records", "dta_nodes")
+    for op in ("UPDATE", "DELETE")
+)
+_FREEZE_NODES = (
+    "CREATE TRIGGER IF NOT EXISTS dta_nodes_no_insert BEFORE INSERT ON dta_nodes BEGIN"
+    " SELECT RAISE(ABORT, 'audit log schema is 2: dta_nodes is frozen (upgrade dta)'); END"
+)
+_NODES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS dta_nodes ("
+    " level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
+    " PRIMARY KEY (level, idx)) WITHOUT ROWID"
+)
+
+#: Statements creating an empty schema-2 database (``dta_meta`` rows are added by the caller).
+SCHEMA_V2 = (
+    "CREATE TABLE dta_records ("
+    " idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, nodes BLOB, line BLOB NOT NULL)",
+    _NODES_TABLE,  # empty; kept so every schema-2 database has the same tables
+    *_TRIGGERS,
+    _FREEZE_NODES,
+)
+
+#: Statements migrating a schema-1 database (the caller records ``inline_from`` and version 2).
+MIGRATE_V1 = (
+    "ALTER TABLE dta_records ADD COLUMN nodes BLOB",
+    *_TRIGGERS,
+    _FREEZE_NODES,
+)
+
+
+def row_of(level: int, j: int) -> int:
+    """The record whose append completed subtree ``(level, j)`` (its last leaf)."""
+    return ((j + 1) << level) - 1
+
+
+def _split(start: int, count: int, out: list[tuple[int, int]]) -> None:
+    """Append the perfect subtrees covering ``[start, start + count)``, largest first."""
+    while count:
+        size = 1 << (count.bit_length() - 1)
+        level = size.bit_length() - 1
+        out.append((level, start >> level))
+        start += size
+        count -= size
+
+
+def root_plan(size: int) -> Plan:
+    """Subtrees whose right fold is the root of ``size`` leaves (empty plan for 0).
+
+    Raises:
+        ProofError: ``size`` is not a non-negative integer.
+    """
+    if type(size) is not int or size < 0:
+        raise ProofError(f"tree size must be a non-negative integer, got {size!r}")
+    if not size:
+        return []
+    nodes: list[tuple[int, int]] = []
+    _split(0, size, nodes)
+    return [nodes]
+
+
+def inclusion_plan(index: int, size: int) -> Plan:
+    """Plan of the RFC 9162 inclusion proof of ``index`` in ``size`` leaves, leaf to root.
+
+    Raises:
+        ProofError: ``index`` is not inside the tree (as :func:`inclusion_proof` says).
+    """
+    inclusion_proof_length(index, size)  # argument checks with the merkle module's messages
+    plan: Plan = []
+    start, n = 0, size
+    while n > 1:
+        k = 1 << ((n - 1).bit_length() - 1)
+        entry: list[tuple[int, int]] = []
+        if index - start < k:
+            _split(start + k, n - k, entry)
+            n = k
+        else:
+            level = k.bit_length() - 1
+            entry.append((level, start >> level))
+            start += k
+            n -= k
+        plan.append(entry)
+    plan.reverse()
+    return plan
+
+
+def consistency_plan(old: int, new: int) -> Plan:
+    """Plan of the RFC 9162 consistency proof from ``old`` to ``new`` leaves.
+
+    Raises:
+        ProofError: the sizes are not ``0 < old <= new`` (as :func:`consistency_proof` says).
+    """
+    consistency_proof_length(old, new)
+    plan: Plan = []
+    start, m, n, whole = 0, old, new, True
+    while m != n:
+        k = 1 << ((n - 1).bit_length() - 1)
+        entry: list[tuple[int, int]] = []
+        if m <= k:
+            _split(start + k, n - k, entry)
+            n = k
+        else:
+            level = k.bit_length() - 1
+            entry.append((level, start >> level))
+            start += k
+            m -= k
+            n -= k
+            whole = False
+        plan.append(entry)
+    if not whole:
+        level = n.bit_length() - 1
+        plan.append([(level, start >> level)])
+    plan.reverse()
+    return plan
+
+
+def fold(hashes: list[bytes]) -> bytes:
+    """Right fold of subtree hashes, largest (leftmost) first; ``EMPTY_ROOT`` for none."""
+    if not hashes:
+        return EMPTY_ROOT
+    acc = hashes[-1]
+    for h in reversed(hashes[:-1]):
+        acc = _sha256(b"\x01" + h + acc).digest()
+    return acc
+
+
+class Frontier:
+    """The peaks of a tree of ``size`` leaves (largest first): enough to keep appending."""
+
+    __slots__ = ("peaks", "size")
+
+    def __init__(self, size: int, peaks: list[bytes]) -> None:
+        """A tree of ``size`` leaves whose perfect-subtree peaks are ``peaks``."""
+        self.size = size
+        self.peaks = peaks
+
+    def add(self, leaf: bytes) -> bytes | None:
+        """Append a leaf hash; return the ``nodes`` value of its row (completed levels >= 1)."""
+        index = self.size
+        self.size = index + 1
+        peaks = self.peaks
+        if not index & 1:
+            peaks.append(leaf)
+            return None
+        done = []
+        h = leaf
+        while index & 1:
+            h = _sha256(b"\x01" + peaks.pop() + h).digest()
+            done.append(h)
+            index >>= 1
+        peaks.append(h)
+        return b"".join(done)
