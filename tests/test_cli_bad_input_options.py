@@ -61,6 +61,8 @@ CASES: list[tuple[str, int | None, dict[str, str] | None]] = [
     # keygen / pubkey
     ("keygen", 2, None),
     ("keygen -o k.pem --scheme rsa", 2, None),
+    ("keygen -o k.pem --owner ''", 2, None),
+    ("pubkey alice.pem --owner '' -o new.pub.json", 2, None),
     ("keygen -o k.pem --format yaml", 2, None),
     ("keygen -o alice.pem", 2, None),
     ("keygen -o k.pem --public k.pem", 2, None),

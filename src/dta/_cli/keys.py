@@ -17,10 +17,10 @@ from typing import Any
 
 import click
 
-from dta import keys
+from dta import keys, schemas
 from dta._cli._common import check_output, emit_json, fail_in, format_option, read_bytes
 from dta._json import dumps
-from dta.errors import UsageError
+from dta.errors import SchemaError, UsageError
 
 __all__ = ["keygen", "load_public_key", "load_signer", "passphrase_option", "pubkey"]
 
@@ -83,6 +83,14 @@ def load_public_key(
         return keys.load_public(path)
 
 
+def _check_document(key: keys.PublicKey, owner: str | None) -> None:
+    """Refuse to write a public key document that would not validate (e.g. an empty owner)."""
+    try:
+        schemas.validate(key.to_document(owner))
+    except SchemaError as exc:
+        raise UsageError(f"--owner {owner!r}: not a valid owner ({exc})") from exc
+
+
 def _default_public_path(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(".pem") + ".pub.json")
 
@@ -133,6 +141,7 @@ def keygen(
     check_output(public, force=force)
     passphrase = _passphrase(passphrase_env, confirm=True, path=out) if encrypt else None
     signer = keys.generate(scheme)
+    _check_document(signer.public_key, owner)
     existed = os.path.lexists(out)
     with fail_in(out):
         keys.save_private(out, signer, passphrase, overwrite=force)
@@ -179,7 +188,8 @@ def pubkey(
     """Print the public key document of a private key (or re-check a public key document)."""
     check_output(out, force=force)
     key, doc_owner = load_public_key(key_file, passphrase_env)
-    owner = owner or doc_owner
+    owner = doc_owner if owner is None else owner
+    _check_document(key, owner)
     if out is not None:
         with fail_in(out):
             keys.save_public(out, key, owner=owner, overwrite=force)
