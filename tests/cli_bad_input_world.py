@@ -26,6 +26,19 @@ CN = "cn-ypu-lcb"
 RECEIVE_AT = "2027-04-21T00:00:00Z"
 AUDIT_AT = "2027-04-25T00:00:00Z"
 
+# Malformed input files (None: the file does not exist).
+BAD_FILES: dict[str, bytes | None] = {
+    "missing": None,
+    "empty": b"",
+    "invalid_utf8": b"\xff\xfe{",
+    "array": b"[1, 2]",
+    "duplicate_keys": b'{"_type": "x", "_type": "y"}',
+    "truncated": b'{"_type": "https://dta',
+    "wrong_type": b'{"_type": "https://example.invalid/nope"}',
+    "huge_number": b'{"_type": 1' + b"0" * 5000 + b"}",
+    "garbage_pem": b"-----BEGIN PRIVATE KEY-----\nzz\n-----END PRIVATE KEY-----\n",
+}
+
 
 def _ok(argv: list[str]) -> None:
     code = run(argv)
@@ -111,6 +124,13 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
     return result
 
 
+_BULKY = ("dataset", "inbox", "outbox", "state", "logs")
+
+
+def _ignored(world: Path, directory: str, skipped: set[str]) -> set[str]:
+    return skipped if Path(directory) == world else set()
+
+
 @functools.cache
 def _master_snapshot(world: Path) -> dict[str, bytes | None]:
     return snapshot(world)
@@ -135,14 +155,31 @@ def run_in(
     capsys: pytest.CaptureFixture[str],
     argv: list[str],
     env: dict[str, str] | None = None,
+    files: dict[str, bytes | None] | None = None,
 ) -> tuple[int, str, str, dict[str, bytes | None], dict[str, bytes | None]]:
-    """Run ``dta argv`` in a fresh copy of the world; return code, out, err, before, after."""
-    here = copy(world, tmp_path / "w")
+    """Run ``dta argv`` in a fresh copy of the world; return code, out, err, before, after.
+
+    ``files`` are added to the copy first (None: an empty directory).
+    """
+    words = " ".join(argv)
+    skipped = {d for d in _BULKY if d not in words}  # copying less keeps the sweep fast
+    here = tmp_path / "w"
+    shutil.copytree(
+        world, here, symlinks=True, ignore=lambda d, _names: _ignored(world, d, skipped)
+    )
+    before = {  # the copy is byte-for-byte the master, less the skipped directories
+        k: v for k, v in _master_snapshot(world).items() if k.split("/", 1)[0] not in skipped
+    }
+    for name, content in (files or {}).items():
+        if content is None:
+            (here / name).mkdir()
+        else:
+            (here / name).write_bytes(content)
+        before[name] = content
     monkeypatch.chdir(here)
     monkeypatch.delenv(PASS_ENV, raising=False)
     for name, value in (env or {}).items():
         monkeypatch.setenv(name, value)
-    before = _master_snapshot(world)  # the copy is byte-for-byte the master
     capsys.readouterr()
     code = run(argv)
     captured = capsys.readouterr()

@@ -19,6 +19,7 @@ import pytest
 
 from cli_bad_input_world import (
     AUDIT_AT,
+    BAD_FILES,
     CN,
     RECEIVE_AT,
     US,
@@ -31,17 +32,6 @@ from dta._cli.main import cli, run
 
 __all__ = ["world"]
 
-BAD_FILES: dict[str, bytes | None] = {
-    "missing": None,
-    "empty": b"",
-    "invalid_utf8": b"\xff\xfe{",
-    "array": b"[1, 2]",
-    "duplicate_keys": b'{"_type": "x", "_type": "y"}',
-    "truncated": b'{"_type": "https://dta',
-    "wrong_type": b'{"_type": "https://example.invalid/nope"}',
-    "huge_number": b'{"_type": 1' + b"0" * 5000 + b"}",
-    "garbage_pem": b"-----BEGIN PRIVATE KEY-----\nzz\n-----END PRIVATE KEY-----\n",
-}
 
 COMMANDS: list[list[str]] = [
     ["validate", "{f}"],

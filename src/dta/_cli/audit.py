@@ -11,10 +11,11 @@ Rules this module enforces:
 * Hashes in JSON output are lowercase hex; proof hashes are standard base64 (as in tlog-proof).
 * Commands that read records (``init`` of an existing log, ``checkpoint``, ``prove``, ``export``,
   ``show``) refuse a JSONL log whose tail is corrupt (exit 1; ``verify`` names the fault) rather
-  than silently working on the records before it. Output files follow the rules of
-  :mod:`dta._cli._common` (checked first, written whole, replaced only with ``--force``) and are
-  never the log itself. ``witness`` checks the note's signature and the proof file before it
-  touches the witness state.
+  than silently working on the records before it; ``checkpoint`` and ``export``, whose output
+  stands for the whole log, also refuse a torn tail until ``repair`` has moved it aside.
+  Output files follow the rules of :mod:`dta._cli._common` (checked first, written whole,
+  replaced only with ``--force``) and are never the log itself. ``witness`` checks the note's
+  signature and the proof file before it touches the witness state.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from typing import Any
 
 import click
 
+from dta._cli._audit_common import check_out as _check_out
+from dta._cli._audit_common import check_range as _range
+from dta._cli._audit_common import open_intact, open_log
 from dta._cli._common import (
     check_output,
     emit_json,
@@ -44,13 +48,13 @@ from dta._cli._common import (
 )
 from dta._cli.keys import load_public_key, load_signer, passphrase_option
 from dta._json import loads
-from dta.audit import DURABILITY_MODES, AuditLog
+from dta.audit import DURABILITY_MODES
 from dta.audit.checkpoint import add_cosignatures, verify_checkpoint
 from dta.audit.proofbundle import verify_proof_bundle
 from dta.audit.witness import Witness
 from dta.errors import InputError, JSONError, ProofError, TamperError, UsageError
 
-__all__ = ["audit", "open_intact"]
+__all__ = ["audit"]
 
 _LOG = click.argument("log", metavar="LOG")
 _OUT = click.option("-o", "--out", type=click.Path(dir_okay=False), help="Output file.")
@@ -61,55 +65,8 @@ def audit() -> None:
     """Tamper-evident audit logs (JSONL path, sqlite:PATH or postgresql:// URL)."""
 
 
-def _open(log: str, **kwargs: Any) -> AuditLog:
-    with fail_in(log):
-        return AuditLog.open(log, **kwargs)
-
-
-def open_intact(log: str, **kwargs: Any) -> AuditLog:
-    """Open a log for reading records; refuse one whose (JSONL) tail is corrupt.
-
-    Raises:
-        TamperError: The JSONL log has a corrupt (not merely torn) tail.
-        StorageError: The log cannot be opened.
-    """
-    opened = _open(log, **kwargs)
-    try:
-        with fail_in(log):
-            size = opened.size
-        damage = getattr(opened.store, "damage", None)
-    except BaseException:
-        opened.close()
-        raise
-    if isinstance(damage, dict) and damage.get("kind") == "corrupt":
-        opened.close()
-        index = damage.get("index", size)
-        raise TamperError(
-            f"{log}: corrupt record at index {index} (offset {damage.get('offset')}): "
-            f"{damage.get('reason')}; run 'dta audit verify'",
-            index=index if isinstance(index, int) else None,
-            kind="corrupt",
-        )
-    return opened
-
-
-def _check_out(out: str | None, log: str) -> None:
-    """Check an output path before any work; it may never be the log or its sidecar."""
-    check_output(out)
-    if out is None or out == "-" or not os.path.lexists(log):
-        return
-    target = Path(out).resolve()
-    if target == Path(log).resolve() or Path(log).resolve() in target.parents:
-        raise UsageError(f"{out}: refusing to write over the log {log}")
-
-
 def _write(text: str, out: str | None) -> None:
     write_text(text, out)
-
-
-def _range(start: int, stop: int | None) -> None:
-    if stop is not None and stop < start:
-        raise UsageError(f"--stop {stop} is before --start {start}")
 
 
 def _b64(items: list[bytes]) -> list[str]:
@@ -189,7 +146,7 @@ def _events(event_file: str | None, fields: dict[str, Any]) -> list[Any]:
 def append(log: str, event_file: str | None, durability: str, fmt: str, **fields: Any) -> None:
     """Append events (all or none) and print their indices and leaf hashes."""
     events = _events(event_file, fields)
-    with _open(log, durability=durability) as opened, fail_in(log):
+    with open_log(log, durability=durability) as opened, fail_in(log):
         done = opened.append_many(events)
     out = [{"index": i, "leaf_hash": leaf.hex()} for i, leaf in done]
     if fmt == "json":
@@ -220,7 +177,7 @@ def verify(
 ) -> None:
     """Recompute the whole log; exit 1 naming the first bad index and the kind of fault."""
     trusted = list(_trusted(checkpoints, key_path, origin))
-    with _open(log) as opened, fail_in(log):
+    with open_log(log) as opened, fail_in(log):
         report = opened.verify(trusted)
     if fmt == "json":
         emit_json({"url": log, **report.to_dict()})
@@ -256,7 +213,7 @@ def checkpoint(
     """Sign a C2SP checkpoint (signed note) of the log."""
     _check_out(out, log)
     signer = load_signer(key_path, passphrase_env)
-    with open_intact(log) as opened, fail_in(log):
+    with open_intact(log, allow_torn=False) as opened, fail_in(log):
         note = opened.checkpoint(signer, origin, size=size)
     if fmt == "json":
         emit_json({"checkpoint": note})
@@ -410,7 +367,7 @@ def witness(
 @format_option("text", "json")
 def fsck(log: str, fmt: str) -> None:
     """Check the store (torn tail, stored hashes); exit 1 on problems."""
-    with _open(log) as opened, fail_in(log):
+    with open_log(log) as opened, fail_in(log):
         report = opened.fsck()
     if fmt == "json":
         emit_json(report)
@@ -430,7 +387,7 @@ def fsck(log: str, fmt: str) -> None:
 @format_option("text", "json")
 def repair(log: str, fmt: str) -> None:
     """Move a torn tail aside into a file (never deleted) so appends can resume."""
-    with _open(log) as opened, fail_in(log):
+    with open_log(log) as opened, fail_in(log):
         result = opened.repair()
     if fmt == "json":
         emit_json(result)
@@ -452,7 +409,7 @@ def export(log: str, start: int, stop: int | None, out: str | None, fmt: str) ->
     _range(start, stop)
     _check_out(out, log)
     count = 0
-    with open_intact(log) as opened, fail_in(log):
+    with open_intact(log, allow_torn=False) as opened, fail_in(log):
         lines = opened.store.lines(start, stop)
         if out is not None and out != "-":
             with open_output(out) as handle:

@@ -4,7 +4,8 @@ Rules this module enforces:
 
 * Inputs name their party explicitly: ``--log PARTY=PATH_OR_URL`` and
   ``--checkpoint PARTY=FILE`` (a signed checkpoint note with its cosignature lines; repeatable);
-  ``--manifest`` / ``--receipt`` take files or directories (every ``*.json`` inside, sorted);
+  ``--manifest`` / ``--receipt`` take files or directories (every ``*.json`` inside, sorted; an
+  empty directory means "none", and every logged transfer then shows as a discrepancy);
   ``--witness NAME=PUBKEY`` names a trusted third-party witness.
 * ``reconcile`` exits 1 when any discrepancy is found or a given checkpoint does not verify
   (each such checkpoint is listed with its error, never dropped silently); ``report`` writes

@@ -200,6 +200,10 @@ def create(  # noqa: PLR0917 - click passes every option
     if (ip_owner is None) != (ip_licence is None):
         raise UsageError("--ip-owner and --ip-licence go together")
     report = read_json_file(report_path) if report_path else None
+    if report_path is not None:
+        with fail_in(report_path):
+            if not isinstance(report, dict):
+                raise SchemaError("not a JSON object", pointer="")
     try:
         body = build_manifest(
             directory,

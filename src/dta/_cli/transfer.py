@@ -24,7 +24,7 @@ def transfer() -> None:
 
 
 def _records(path: str) -> list[Any]:
-    from dta._cli.audit import open_intact
+    from dta._cli._audit_common import open_intact
 
     with open_intact(path) as log:
         return list(log.records())
