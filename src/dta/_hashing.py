@@ -2,53 +2,66 @@
 
 Rules this module enforces:
 
-* Files are opened relative to their directory handle with ``O_NOFOLLOW | O_NONBLOCK`` (a link
-  swapped in after the walk fails to open; a FIFO swapped in does not block), then re-checked
-  with ``fstat``: anything but a regular file is reported and never read.
-* A file is read in 1 MiB chunks into a per-thread buffer; memory does not grow with file size.
-* Exactly ``st_size`` bytes (from ``fstat`` after opening) are read. A file whose size, mtime,
-  ctime or inode differ between the ``fstat`` before and after hashing, or that ends early, is
-  reported as ``changed`` (never given a digest).
-* Work is spread over ``workers`` threads (default: the CPU count); ``hashlib`` releases the GIL
-  while hashing, so both cores hash at once. Small files are batched to keep per-task overhead
-  low (and a directory of a few huge files spreads over all workers); at most ``4 x workers``
-  batches are in flight, so the walk never races far ahead.
+* Every file is hashed by :func:`dta._hashing_worker.hash_one` (``O_NOFOLLOW | O_NONBLOCK``
+  open relative to its directory, ``fstat`` re-check, exactly ``st_size`` bytes read in bounded
+  memory, a file changed while read is reported as ``changed`` and never given a digest),
+  whatever the mode.
+* The root is opened once; the walk (:mod:`dta._tree`) and every hashing thread or process use
+  that one descriptor, so all of them see the same directory.
+* Modes: ``threads`` (``hashlib`` releases the GIL while hashing), ``processes`` (workers started
+  safely by :mod:`dta._hashing_procs`: the per-file Python work of many small files runs on
+  every core) and ``auto`` (the default): processes once the walk has found enough files to pay
+  for starting them (1,000 when this process can be forked safely, 5,000 when fresh
+  interpreters must be started), threads for smaller trees or where no process can be started.
+* Small files are batched (up to 128 a task; a directory of a few files is split so every worker
+  gets one, so four huge files use all cores); at most ``4 x workers`` tasks are in flight, so the
+  walk never races far ahead and open descriptors stay bounded.
 * A progress display (rich, on stderr) is shown only when asked for or when stderr is a terminal.
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
+import itertools
 import os
-import stat
 import sys
-import threading
 from collections import deque
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import attrs
 
 from dta import _hashing_procs as _processes
-from dta._tree import DirHandle, UnsafeEntry, special_kind, walk
-from dta.errors import UsageError
+from dta._hashing_worker import CHUNK, Failure, Outcome, hash_one, open_dir
+from dta._tree import DirHandle, UnsafeEntry, open_root, walk
+from dta.errors import InputError, UsageError
 
-__all__ = ["CHUNK", "Record", "TreeHashes", "hash_tree", "progress_display"]
+__all__ = [
+    "CHUNK",
+    "MODES",
+    "Chunk",
+    "Record",
+    "TreeHashes",
+    "hash_file",
+    "hash_tree",
+    "progress_display",
+]
 
-CHUNK = 1 << 20
-_SMALL = 64 << 10  # files below this are read with one read() into a fresh bytes object
+MODES = ("auto", "threads", "processes")
 _BATCH_FILES = 128
-_FILE_FLAGS = os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
+_AUTO_MIN_FILES = {"fork": 1_000, "spawn": 5_000}
 
 # (relative path, size, hex digest)
 Record = tuple[str, int, str]
-_Outcome = tuple[str, int, str] | UnsafeEntry
-Select = Callable[[str], bool]
+# receives a directory's (name, path) list, returns those to hash
+Select = Callable[[list[tuple[str, str]]], list[tuple[str, str]]]
 Progress = Callable[[int, int], None]
+# (directory handle or None when only the prefix is known, directory prefix, [(name, path)])
+_Batch = tuple[DirHandle | None, str, list[tuple[str, str]]]
 
-_local = threading.local()
+
+# (relative paths, their sizes, their SHA-256 hex digests concatenated): one hashed task
+Chunk = tuple[list[str], tuple[int, ...], str]
 
 
 @attrs.frozen
@@ -56,37 +69,30 @@ class TreeHashes:
     """What :func:`hash_tree` found.
 
     Attributes:
-        records: ``(path, size, sha256 hex)`` of every hashed file, in no particular order.
+        chunks: Hashed files, a task at a time (paths, sizes, hex digests concatenated), in no
+            particular order: compact, and comparable in bulk.
         unsafe: Entries that were not hashed, with reasons.
     """
 
-    records: list[Record]
+    chunks: list[Chunk]
     unsafe: list[UnsafeEntry]
 
+    @property
+    def records(self) -> list[Record]:
+        """``(path, size, sha256 hex)`` of every hashed file (a new list each time)."""
+        out: list[Record] = []
+        for rels, sizes, hexes in self.chunks:
+            digests = [hexes[i : i + 64] for i in range(0, len(hexes), 64)]
+            out.extend(zip(rels, sizes, digests, strict=True))
+        return out
 
-def _buffer() -> memoryview:
-    buf: memoryview | None = getattr(_local, "buf", None)
-    if buf is None:
-        buf = memoryview(bytearray(CHUNK))
-        _local.buf = buf
-    return buf
-
-
-def _read_chunk(fd: int, buf: memoryview) -> int:
-    """Read up to ``len(buf)`` bytes into ``buf`` (a seam for fault-injection tests)."""
-    return os.readv(fd, [buf])
-
-
-def _read_small(fd: int, size: int) -> bytes:
-    """Read a small file in one call (a seam for fault-injection tests, like ``_read_chunk``)."""
-    return os.read(fd, size) if size else b""
+    @property
+    def files(self) -> int:
+        """How many files were hashed."""
+        return sum(len(rels) for rels, _, _ in self.chunks)
 
 
-def _signature(st: os.stat_result) -> tuple[int, int, int, int, int]:
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
-
-
-def hash_file(dir_fd: int, name: str, rel: str) -> _Outcome:
+def hash_file(dir_fd: int, name: str, rel: str) -> Record | UnsafeEntry:
     """Hash one regular file opened relative to ``dir_fd``.
 
     Args:
@@ -97,57 +103,139 @@ def hash_file(dir_fd: int, name: str, rel: str) -> _Outcome:
     Returns:
         ``(rel, size, hex)`` or an :class:`UnsafeEntry` explaining why no digest was taken.
     """
-    try:
-        fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return UnsafeEntry(rel, "changed", "was replaced by a symbolic link during the scan")
-        return UnsafeEntry(rel, "unreadable", (exc.strerror or str(exc)).lower())
-    try:
-        before = os.fstat(fd)
-        if not stat.S_ISREG(before.st_mode):
-            kind, reason = special_kind(before.st_mode)
-            return UnsafeEntry(rel, kind, f"{reason} (it replaced a file during the scan)")
-        size = before.st_size
-        # Read exactly the size fstat reported; growth after that shows in the second fstat.
-        if size < _SMALL:
-            data = _read_small(fd, size)
-            digest = hashlib.sha256(data)
-            total = len(data)
+    outcome = hash_one(dir_fd, name)
+    if isinstance(outcome, Failure):
+        return UnsafeEntry(rel, outcome.kind, outcome.reason)
+    return rel, outcome[0], outcome[1].hex()
+
+
+class _Tally:
+    """Collects outcomes (in the calling thread) and reports progress."""
+
+    def __init__(self, unsafe: list[UnsafeEntry], progress: Progress | None) -> None:
+        self.chunks: list[Chunk] = []
+        self.unsafe = unsafe
+        self.progress = progress
+        self.files = 0
+        self.bytes = 0
+
+    def outcomes(self, rels: list[str], outcomes: Iterable[Outcome]) -> None:
+        hashed: list[str] = []
+        sizes: list[int] = []
+        hexes: list[str] = []
+        for rel, outcome in zip(rels, outcomes, strict=True):
+            if isinstance(outcome, Failure):
+                self.unsafe.append(UnsafeEntry(rel, outcome.kind, outcome.reason))
+            else:
+                hashed.append(rel)
+                sizes.append(outcome[0])
+                hexes.append(outcome[1].hex())
+        self._add(hashed, tuple(sizes), "".join(hexes))
+
+    def decoded(self, rels: list[str], decoded: _processes.Decoded) -> None:
+        if isinstance(decoded, list):
+            self.outcomes(rels, decoded)
         else:
-            digest = hashlib.sha256()
-            total = 0
-            buf = _buffer()
-            while total < size:
-                n = _read_chunk(fd, buf)
-                if n == 0:
-                    break
-                digest.update(buf[:n])
-                total += n
-        after = os.fstat(fd)
-    except OSError as exc:
-        return UnsafeEntry(rel, "unreadable", (exc.strerror or str(exc)).lower())
-    finally:
-        os.close(fd)
-    if total != size or _signature(after) != _signature(before):
-        return UnsafeEntry(rel, "changed", "changed while it was being hashed")
-    return (rel, size, digest.hexdigest())
+            self._add(rels, *decoded)  # every file hashed: columns, decoded at C speed
 
-
-def _hash_batch(handle: DirHandle, batch: list[tuple[str, str]]) -> list[_Outcome]:
-    try:
-        return [hash_file(handle.fd, name, rel) for name, rel in batch]
-    finally:
-        handle.release()
+    def _add(self, rels: list[str], sizes: tuple[int, ...], hexes: str) -> None:
+        if rels:
+            self.chunks.append((rels, sizes, hexes))
+            self.files += len(rels)
+            self.bytes += sum(sizes)
+        if self.progress is not None:
+            self.progress(self.files, self.bytes)
 
 
 def _batches(files: list[tuple[str, str]], workers: int) -> Iterator[list[tuple[str, str]]]:
     """Split a directory's files into batches: big enough to amortise the hand-off to a
-    thread, small enough that a directory of a few (possibly huge) files spreads over all
+    worker, small enough that a directory of a few (possibly huge) files spreads over all
     workers."""
     size = max(1, min(_BATCH_FILES, -(-len(files) // (4 * workers))))
     for start in range(0, len(files), size):
         yield files[start : start + size]
+
+
+def _walk_batches(
+    walker: Iterator[tuple[DirHandle, list[tuple[str, str]]]], select: Select | None, workers: int
+) -> Iterator[_Batch]:
+    """The walk's files (those ``select`` accepts) in batches; a handle is valid until the
+    next item unless acquired."""
+    for handle, files in walker:
+        chosen = files if select is None else select(files)
+        if chosen:
+            name, rel = chosen[0]
+            prefix = rel[: len(rel) - len(name)]
+            for batch in _batches(chosen, workers):
+                yield handle, prefix, batch
+
+
+def _hash_batch(handle: DirHandle, batch: list[tuple[str, str]]) -> list[Outcome]:
+    try:
+        return [hash_one(handle.fd, name) for name, _ in batch]
+    finally:
+        handle.release()
+
+
+def _reopened(root_fd: int, items: Iterable[_Batch], tally: _Tally) -> Iterator[_Batch]:
+    """Give batches buffered without a handle one again (opened from the root, no links)."""
+    current: tuple[str, DirHandle] | None = None
+    try:
+        for given, prefix, batch in items:
+            handle = given
+            if handle is None:
+                if current is None or current[0] != prefix:
+                    if current is not None:
+                        current[1].release()
+                        current = None
+                    try:
+                        current = (prefix, DirHandle(open_dir(root_fd, prefix)))
+                    except OSError as exc:
+                        why = f"directory changed during scan: {exc.strerror or exc}".lower()
+                        failed = [Failure("changed", why)] * len(batch)
+                        tally.outcomes([r for _, r in batch], failed)
+                        continue
+                handle = current[1]
+            yield handle, prefix, batch
+    finally:
+        if current is not None:
+            current[1].release()
+
+
+def _run_threads(items: Iterator[_Batch], count: int, tally: _Tally) -> None:
+    inflight: deque[tuple[list[str], Future[list[Outcome]]]] = deque()
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="dta-hash") as pool:
+        for handle, _, batch in items:
+            assert handle is not None  # batches without one went through _reopened
+            handle.acquire()
+            inflight.append(([rel for _, rel in batch], pool.submit(_hash_batch, handle, batch)))
+            while len(inflight) > 4 * count:
+                done_rels, future = inflight.popleft()
+                tally.outcomes(done_rels, future.result())
+        while inflight:
+            done_rels, future = inflight.popleft()
+            tally.outcomes(done_rels, future.result())
+
+
+def _lookahead(items: Iterator[_Batch], enough: int) -> tuple[list[_Batch], bool]:
+    """Buffer batches (without their handles) until ``enough`` files; True if the walk ended."""
+    head: list[_Batch] = []
+    files = 0
+    for _, prefix, batch in items:
+        head.append((None, prefix, batch))
+        files += len(batch)
+        if files >= enough:
+            return head, False
+    return head, True
+
+
+def _check_mode(mode: str, count: int) -> str | None:
+    if mode not in MODES:
+        raise UsageError(f"hash mode must be one of {', '.join(MODES)}, not {mode!r}")
+    method = _processes.start_method() if mode != "threads" and count > 1 else None
+    if mode == "processes" and count > 1 and method is None:
+        raise UsageError("hash mode 'processes' needs POSIX and a Python interpreter to start")
+    return method
 
 
 def hash_tree(
@@ -157,80 +245,81 @@ def hash_tree(
     select: Select | None = None,
     progress: Progress | None = None,
     known: Container[str] = (),
-    mode: str = "threads",
+    mode: str = "auto",
 ) -> TreeHashes:
     """Walk ``root`` safely and hash every regular file (those ``select`` accepts).
 
     Args:
         root: The directory.
-        workers: Hashing threads (default: CPU count); 1 hashes in the calling thread.
-        select: Called with each file's path in the calling thread; files it rejects are not
-            hashed (the caller records why).
+        workers: Hashing threads or processes (default: CPU count); 1 hashes in the calling
+            thread.
+        select: Called in the calling thread with each directory's ``(name, path)`` list;
+            returns the files to hash (the caller records why it left others out).
         progress: Called with ``(files, bytes)`` hashed so far, from the calling thread.
         known: Paths already checked by the caller with the same path rules (skipped here).
-        mode: ``"threads"`` (default) or ``"processes"`` (forked workers, see
-            :mod:`dta._hashing_procs`; faster for many small files on idle cores, but forks the
-            calling process); ignored when ``workers`` is 1.
+        mode: ``"auto"`` (default), ``"threads"`` or ``"processes"`` (see the module
+            docstring); ignored when ``workers`` is 1.
 
     Returns:
         The records and the unsafe entries.
 
     Raises:
-        InputError: The root cannot be opened.
-        UsageError: Unknown ``mode``, or processes where ``fork`` is unavailable.
+        InputError: The root cannot be opened, or no worker process could be started.
+        UsageError: Unknown ``mode``, or processes where none can be started.
     """
-    if mode not in ("threads", "processes"):
-        raise UsageError(f"hash mode must be 'threads' or 'processes', not {mode!r}")
-    if mode == "processes" and not _processes.available():
-        raise UsageError("hash mode 'processes' needs os.fork (POSIX)")
     count = max(1, min(workers or os.cpu_count() or 1, 64))
-    records: list[Record] = []
+    method = _check_mode(mode, count)
     unsafe: list[UnsafeEntry] = []
-    done = [0, 0]
-
-    def collect(outcomes: list[_Outcome]) -> None:
-        for outcome in outcomes:
-            if isinstance(outcome, UnsafeEntry):
-                unsafe.append(outcome)
+    tally = _Tally(unsafe, progress)
+    root_fd = open_root(root)
+    try:
+        items = _walk_batches(walk(root, unsafe, known, root_fd=root_fd), select, count)
+        if count == 1:
+            for handle, _, batch in items:
+                assert handle is not None
+                tally.outcomes([r for _, r in batch], [hash_one(handle.fd, n) for n, _ in batch])
+        elif method is None:
+            _run_threads(items, count, tally)
+        else:
+            head: list[_Batch] = []
+            ended = False
+            if mode == "auto":
+                head, ended = _lookahead(items, _AUTO_MIN_FILES[method])
+            if ended:
+                _run_threads(_reopened(root_fd, head, tally), count, tally)
             else:
-                records.append(outcome)
-                done[0] += 1
-                done[1] += outcome[1]
-        if progress is not None:
-            progress(done[0], done[1])
+                _run_processes(
+                    root_fd,
+                    itertools.chain(head, items),
+                    count,
+                    method,
+                    tally,
+                    strict=mode == "processes",
+                )
+    finally:
+        os.close(root_fd)
+    return TreeHashes(tally.chunks, unsafe)
 
-    def chosen(files: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        return files if select is None else [f for f in files if select(f[1])]
 
-    if count == 1:
-        for handle, files in walk(root, unsafe, known):
-            for batch in _batches(chosen(files), 1):
-                collect([hash_file(handle.fd, name, rel) for name, rel in batch])
-        return TreeHashes(records, unsafe)
-
-    if mode == "processes":
-        _processes.hash_tree_processes(
-            root,
-            workers=count,
-            chosen=chosen,
-            collect=collect,  # type: ignore[arg-type]
-            unsafe=unsafe,
-            known=known,
-            batches=_batches,
+def _run_processes(
+    root_fd: int, items: Iterator[_Batch], count: int, method: str, tally: _Tally, *, strict: bool
+) -> None:
+    """Hash in worker processes; if none can be started, fail (``strict``) or use threads."""
+    try:
+        pool = _processes.Pool(root_fd, count, method)
+    except OSError as exc:
+        if strict:
+            raise InputError(f"cannot start hashing processes: {exc.strerror or exc}") from exc
+        _run_threads(_reopened(root_fd, items, tally), count, tally)
+        return
+    with pool:
+        pool.run(
+            (
+                _processes.task(prefix, [n for n, _ in b], [r for _, r in b])
+                for _, prefix, b in items
+            ),
+            tally.decoded,
         )
-        return TreeHashes(records, unsafe)
-
-    inflight: deque[Future[list[_Outcome]]] = deque()
-    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="dta-hash") as pool:
-        for handle, files in walk(root, unsafe, known):
-            for batch in _batches(chosen(files), count):
-                handle.acquire()
-                inflight.append(pool.submit(_hash_batch, handle, batch))
-                while len(inflight) > 4 * count:
-                    collect(inflight.popleft().result())
-        while inflight:
-            collect(inflight.popleft().result())
-    return TreeHashes(records, unsafe)
 
 
 @contextmanager

@@ -180,7 +180,7 @@ def build_manifest(
     ip: Mapping[str, str] | None = None,
     workers: int | None = None,
     progress: bool | None = None,
-    hash_mode: str = "threads",
+    hash_mode: str = "auto",
 ) -> dict[str, Any]:
     """Build the unsigned ``dta.manifest`` body for every file below ``root``.
 
@@ -197,10 +197,10 @@ def build_manifest(
         now: Creation time (default: the clock).
         expires: Expiry (default: ``now`` + 7 days).
         ip: ``{"owner", "licence"}`` that applies to the whole transfer.
-        workers: Hashing threads (default: CPU count).
+        workers: Hashing threads or processes (default: CPU count).
         progress: Show a progress line on stderr (None: only on a terminal).
-        hash_mode: ``"threads"`` or ``"processes"`` (forked hashing workers: faster for many
-            small files on idle cores; forks the calling process).
+        hash_mode: ``"auto"`` (default: worker processes for trees of many files, started
+            safely, see ADR 0066), ``"threads"`` or ``"processes"``.
 
     Returns:
         The manifest body (validated against its schema).
@@ -226,6 +226,7 @@ def build_manifest(
     with progress_display(progress, "hashing") as update:
         found = hash_tree(root, workers=workers, progress=update, mode=hash_mode)
     records = found.records
+    found.chunks.clear()  # the records hold the same paths; keep one copy of the digests
     records.sort()  # code-point order of valid str == byte order of their UTF-8 encoding
     unsafe = list(found.unsafe)
     if not all_safe_and_distinct([r[0] for r in records]):

@@ -29,7 +29,7 @@ from dta.errors import ManifestError
 __all__ = ["Finding", "TreeCheck", "check_items", "iter_items", "verify_tree"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_HEX_RUN = re.compile(r"[0-9a-f]*")
+_HEX_DIGITS = b"0123456789abcdef"
 
 
 @attrs.frozen
@@ -93,50 +93,56 @@ def _show(path: Any) -> str:
     return text if path_problem(text) is None else ascii(text)
 
 
-def _expected(body: Mapping[str, Any]) -> tuple[dict[str, tuple[int, str]], list[Finding]]:
+@attrs.frozen
+class _Expected:
+    """What a manifest lists: size and hex digest by path (two dicts: no per-item tuple)."""
+
+    sizes: dict[str, int]
+    digests: dict[str, str]
+    total: int
+
+
+def _expected(body: Mapping[str, Any]) -> tuple[_Expected, list[Finding]]:
     items = body.get("items")
     if not isinstance(items, list):
         raise ManifestError("manifest: items must be a list")
-    expected: dict[str, tuple[int, str]] = {}
-    findings: list[Finding] = []
-    collisions = CollisionIndex()
-    total = 0
     bulk = _bulk_expected(items)
     if bulk is not None:
-        expected, total = bulk
-        items = []  # all proven in bulk; otherwise checked one by one below, with messages
-    for i, item in enumerate(items):
-        # Exact-type checks first: parsed JSON is plain dicts, and ABC checks cost ~1 us each.
-        path = item.get("path") if type(item) is dict or isinstance(item, Mapping) else None
-        problem = path_problem(path)
-        if problem is not None:
-            findings.append(Finding("unsafe-path", _show(path), f"items/{i}/path {problem}"))
-            continue
-        assert isinstance(path, str)
-        clash = collisions.add(path)
-        if clash is not None:
-            findings.append(Finding("duplicate-path", path, f"items/{i}/path {clash}"))
-            continue
-        size = item.get("size")
-        digest = item.get("digest")
-        hexdigest = digest.get("sha256") if isinstance(digest, dict | Mapping) else None
-        expected[path] = _check_item(i, size, hexdigest)
-        total += size
+        expected = bulk
+    else:  # one by one, naming each problem
+        sizes: dict[str, int] = {}
+        digests: dict[str, str] = {}
+        findings: list[Finding] = []
+        collisions = CollisionIndex()
+        for i, item in enumerate(items):
+            # Exact-type checks first: parsed JSON is plain dicts; ABC checks cost ~1 us each.
+            path = item.get("path") if type(item) is dict or isinstance(item, Mapping) else None
+            problem = path_problem(path)
+            if problem is not None:
+                findings.append(Finding("unsafe-path", _show(path), f"items/{i}/path {problem}"))
+                continue
+            assert isinstance(path, str)
+            clash = collisions.add(path)
+            if clash is not None:
+                findings.append(Finding("duplicate-path", path, f"items/{i}/path {clash}"))
+                continue
+            digest = item.get("digest")
+            hexdigest = digest.get("sha256") if isinstance(digest, dict | Mapping) else None
+            sizes[path], digests[path] = _check_item(i, item.get("size"), hexdigest)
+        expected = _Expected(sizes, digests, sum(sizes.values()))
+        if findings:
+            return expected, findings
     totals = body.get("totals")
-    if (
-        not findings
-        and isinstance(totals, Mapping)
-        and (totals.get("files") != len(expected) or totals.get("bytes") != total)
+    count = len(expected.sizes)
+    if isinstance(totals, Mapping) and (
+        totals.get("files") != count or totals.get("bytes") != expected.total
     ):
-        findings.append(
-            Finding(
-                "totals-mismatch",
-                "",
-                f"totals say {totals.get('files')} files / "
-                f"{totals.get('bytes')} bytes; items add up to {len(expected)} / {total}",
-            )
+        message = (
+            f"totals say {totals.get('files')} files / {totals.get('bytes')} bytes; "
+            f"items add up to {count} / {expected.total}"
         )
-    return expected, findings
+        return expected, [Finding("totals-mismatch", "", message)]
+    return expected, []
 
 
 def check_items(manifest_signed: Any) -> tuple[Finding, ...]:
@@ -154,7 +160,7 @@ def check_items(manifest_signed: Any) -> tuple[Finding, ...]:
     return tuple(_expected(_manifest_body(manifest_signed))[1])
 
 
-def _bulk_expected(items: list[Any]) -> tuple[dict[str, tuple[int, str]], int] | None:
+def _bulk_expected(items: list[Any]) -> _Expected | None:
     """All items proven well-formed with C-speed whole-list checks, or None (check one by one)."""
     try:
         paths = [item["path"] for item in items]
@@ -163,18 +169,21 @@ def _bulk_expected(items: list[Any]) -> tuple[dict[str, tuple[int, str]], int] |
     except (TypeError, KeyError, IndexError):
         return None
     if not items:
-        return {}, 0
+        return _Expected({}, {}, 0)
+    if set(map(type, sizes)) != {int} or min(sizes) < 0 or set(map(type, hexes)) != {str}:
+        return None
+    joined = "".join(hexes)
     if (
-        set(map(type, sizes)) != {int}
-        or min(sizes) < 0
-        or set(map(type, hexes)) != {str}
-        or set(map(len, hexes)) != {64}
-        or _HEX_RUN.fullmatch("".join(hexes)) is None
+        set(map(len, hexes)) != {64}
+        or not joined.isascii()
+        or joined.encode("ascii").translate(None, _HEX_DIGITS)  # any byte left is not hex
         or set(map(type, paths)) != {str}
         or not all_safe_and_distinct(paths)
     ):
         return None
-    return dict(zip(paths, zip(sizes, hexes, strict=True), strict=True)), sum(sizes)
+    return _Expected(
+        dict(zip(paths, sizes, strict=True)), dict(zip(paths, hexes, strict=True)), sum(sizes)
+    )
 
 
 def _check_item(i: int, size: Any, hexdigest: Any) -> tuple[int, str]:
@@ -200,7 +209,7 @@ def verify_tree(
     *,
     workers: int | None = None,
     progress: bool | None = None,
-    hash_mode: str = "threads",
+    hash_mode: str = "auto",
 ) -> TreeCheck:
     """Check that ``root`` holds exactly the files a manifest lists, with their sizes and digests.
 
@@ -210,10 +219,10 @@ def verify_tree(
     Args:
         manifest_signed: A signed ``dta.manifest`` document (or its body).
         root: The received directory.
-        workers: Hashing threads (default: CPU count).
+        workers: Hashing threads or processes (default: CPU count).
         progress: Show a progress line on stderr (None: only on a terminal).
-        hash_mode: ``"threads"`` or ``"processes"`` (forked hashing workers: faster for many
-            small files on idle cores; forks the calling process).
+        hash_mode: ``"auto"`` (default: worker processes for trees of many files, started
+            safely, see ADR 0066), ``"threads"`` or ``"processes"``.
 
     Returns:
         A :class:`TreeCheck`; ``ok`` is True only when nothing is missing, extra, modified,
@@ -227,42 +236,51 @@ def verify_tree(
     body = _manifest_body(manifest_signed)
     manifest_id = str(body.get("id", ""))
     expected, refused = _expected(body)
-    nbytes = sum(size for size, _ in expected.values())
+    sizes, digests = expected.sizes, expected.digests
     if refused:
-        return TreeCheck(manifest_id, tuple(refused), len(expected), nbytes, tree_read=False)
+        return TreeCheck(manifest_id, tuple(refused), len(sizes), expected.total, tree_read=False)
 
-    findings: list[Finding] = []
-    seen: set[str] = set()
+    extra: list[str] = []
 
-    def select(path: str) -> bool:
-        seen.add(path)
-        if path not in expected:
-            findings.append(Finding("extra", path, "file is not listed in the manifest"))
-            return False
-        return True
+    def select(files: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        chosen = [f for f in files if f[1] in sizes]
+        if len(chosen) != len(files):
+            extra.extend(rel for _, rel in files if rel not in sizes)
+        return chosen
 
     with progress_display(progress, "verifying") as update:
         found = hash_tree(
-            root, workers=workers, select=select, progress=update, known=expected, mode=hash_mode
+            root, workers=workers, select=select, progress=update, known=sizes, mode=hash_mode
         )
-    for path, size, hexdigest in found.records:
-        want_size, want_digest = expected[path]
-        if size != want_size:
-            message = f"size is {size} bytes, manifest says {want_size}"
-            findings.append(Finding("size-mismatch", path, message))
-        elif hexdigest != want_digest:
-            findings.append(Finding("modified", path, "sha256 differs from the manifest"))
+    findings = [Finding("extra", path, "file is not listed in the manifest") for path in extra]
+    for rels, got_sizes, got_hexes in found.chunks:
+        # A whole task at once, at C speed; only a chunk that differs is looked at file by file.
+        if (
+            "".join(map(digests.__getitem__, rels)) == got_hexes
+            and tuple(map(sizes.__getitem__, rels)) == got_sizes
+        ):
+            continue
+        for i, path in enumerate(rels):
+            size, want_size = got_sizes[i], sizes[path]
+            if size != want_size:
+                message = f"size is {size} bytes, manifest says {want_size}"
+                findings.append(Finding("size-mismatch", path, message))
+            elif got_hexes[64 * i : 64 * i + 64] != digests[path]:
+                findings.append(Finding("modified", path, "sha256 differs from the manifest"))
     for entry in found.unsafe:
-        seen.add(entry.path)
         kind = entry.kind if entry.kind in ("changed", "unreadable") else "unsafe"
         findings.append(Finding(kind, _show(entry.path), f"{entry.reason}"))
-    findings.extend(
-        Finding("missing", path, "listed in the manifest but not in the directory")
-        for path in expected
-        if path not in seen
-    )
+    # Each listed path was hashed or reported (unsafe) at most once: count before searching.
+    reported = {entry.path for entry in found.unsafe if entry.path in sizes}
+    if found.files + len(reported) != len(sizes):
+        seen = reported.union(*(rels for rels, _, _ in found.chunks))
+        findings.extend(
+            Finding("missing", path, "listed in the manifest but not in the directory")
+            for path in sizes
+            if path not in seen
+        )
     findings.sort(key=lambda f: (f.path, f.kind))  # code-point order == UTF-8 byte order
-    return TreeCheck(manifest_id, tuple(findings), len(expected), nbytes)
+    return TreeCheck(manifest_id, tuple(findings), len(sizes), expected.total)
 
 
 def iter_items(body: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

@@ -26,7 +26,8 @@ from collections.abc import Container, Iterator
 
 import attrs
 
-from dta._paths import child_problem
+from dta._hashing_worker import special_kind
+from dta._paths import child_problem, plain_names
 from dta.errors import InputError
 
 __all__ = ["DirHandle", "UnsafeEntry", "open_root", "special_kind", "walk"]
@@ -79,16 +80,6 @@ class DirHandle:
             os.close(self.fd)
 
 
-def special_kind(mode: int) -> tuple[str, str]:
-    if stat.S_ISFIFO(mode):
-        return "fifo", "is a FIFO (named pipe); never opened"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device", "is a device file; never opened"
-    if stat.S_ISSOCK(mode):
-        return "socket", "is a socket; never opened"
-    return "special", "is not a regular file or directory; never opened"
-
-
 def open_root(root: str | os.PathLike[str]) -> int:
     """Open the tree's root directory.
 
@@ -104,7 +95,11 @@ def open_root(root: str | os.PathLike[str]) -> int:
 
 
 def walk(
-    root: str | os.PathLike[str], unsafe: list[UnsafeEntry], known: Container[str] = ()
+    root: str | os.PathLike[str],
+    unsafe: list[UnsafeEntry],
+    known: Container[str] = (),
+    *,
+    root_fd: int | None = None,
 ) -> Iterator[tuple[DirHandle, list[tuple[str, str]]]]:
     """Walk the tree below ``root`` without following anything.
 
@@ -117,11 +112,14 @@ def walk(
         root: The directory to walk (the root itself is opened normally).
         unsafe: Receives every entry that is not a safe regular file or directory.
         known: Paths the caller already checked with the same rules (not checked again).
+        root_fd: The root, already opened by the caller with :func:`open_root` (the walk uses
+            a duplicate, so hashing workers can share the very same directory).
 
     Raises:
         InputError: The root cannot be opened.
     """
-    stack = [(DirHandle(open_root(root)), "")]
+    first = open_root(root) if root_fd is None else os.dup(root_fd)
+    stack = [(DirHandle(first), "")]
     try:
         while stack:
             handle, prefix = stack.pop()
@@ -142,46 +140,80 @@ def _scan_dir(
     unsafe: list[UnsafeEntry],
     known: Container[str],
 ) -> list[tuple[str, str]]:
-    files: list[tuple[str, str]] = []
     try:
         with os.scandir(handle.fd) as iterator:
             entries = list(iterator)
     except OSError as exc:
         unsafe.append(UnsafeEntry(prefix.rstrip("/") or ".", "unreadable", _why(exc)))
-        return files
+        return []
+    names: list[str] = []
+    rest: list[os.DirEntry[str]] = []
     for entry in entries:
-        name = entry.name
-        rel = prefix + name
-        problem = None if rel in known else child_problem(rel, name, not prefix)
-        if problem is not None:
-            unsafe.append(UnsafeEntry(rel, "unsafe-name", f"name {problem}"))
-            continue
         try:
             # The type comes from the directory entry (d_type; lstat where the file system
             # does not report it): never from following a link.
-            is_file = entry.is_file(follow_symlinks=False)
-            is_dir = not is_file and entry.is_dir(follow_symlinks=False)
-            mode = 0 if is_file or is_dir else entry.stat(follow_symlinks=False).st_mode
-        except OSError as exc:
-            unsafe.append(UnsafeEntry(rel, "unreadable", _why(exc)))
-            continue
-        if is_file:
-            files.append((name, rel))
-        elif is_dir:
-            try:
-                fd = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=handle.fd)
-            except OSError as exc:
-                unsafe.append(
-                    UnsafeEntry(rel, "changed", f"directory changed during scan: {_why(exc)}")
-                )
-                continue
-            stack.append((DirHandle(fd), rel + "/"))
-        elif stat.S_ISLNK(mode):
-            unsafe.append(UnsafeEntry(rel, "symlink", _link_reason(name, handle.fd)))
+            regular = entry.is_file(follow_symlinks=False)
+        except OSError:
+            regular = False  # reported below
+        if regular:
+            names.append(entry.name)
         else:
-            kind, reason = special_kind(mode)
-            unsafe.append(UnsafeEntry(rel, kind, reason))
+            rest.append(entry)
+    rels = [prefix + name for name in names]
+    if (known and all(map(known.__contains__, rels))) or plain_names(prefix, names):
+        files = list(zip(names, rels, strict=True))  # all proven safe in bulk
+    else:
+        files = []
+        for name, rel in zip(names, rels, strict=True):
+            problem = None if rel in known else child_problem(rel, name, not prefix)
+            if problem is None:
+                files.append((name, rel))
+            else:
+                unsafe.append(UnsafeEntry(rel, "unsafe-name", f"name {problem}"))
+    for entry in rest:
+        _other_entry(entry, handle, prefix, stack=stack, unsafe=unsafe, known=known)
     return files
+
+
+def _other_entry(
+    entry: os.DirEntry[str],
+    handle: DirHandle,
+    prefix: str,
+    *,
+    stack: list[tuple[DirHandle, str]],
+    unsafe: list[UnsafeEntry],
+    known: Container[str],
+) -> None:
+    """A directory (pushed on ``stack``) or an unsafe entry (reported), never followed."""
+    name = entry.name
+    rel = prefix + name
+    problem = None if rel in known else child_problem(rel, name, not prefix)
+    if problem is not None:
+        unsafe.append(UnsafeEntry(rel, "unsafe-name", f"name {problem}"))
+        return
+    try:
+        is_dir = entry.is_dir(follow_symlinks=False)
+        mode = 0 if is_dir else entry.stat(follow_symlinks=False).st_mode
+    except OSError as exc:
+        unsafe.append(UnsafeEntry(rel, "unreadable", _why(exc)))
+        return
+    if is_dir:
+        try:
+            fd = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=handle.fd)
+        except OSError as exc:
+            unsafe.append(
+                UnsafeEntry(rel, "changed", f"directory changed during scan: {_why(exc)}")
+            )
+            return
+        stack.append((DirHandle(fd), rel + "/"))
+    elif stat.S_ISLNK(mode):
+        unsafe.append(UnsafeEntry(rel, "symlink", _link_reason(name, handle.fd)))
+    elif stat.S_ISREG(mode):
+        # d_type said otherwise a moment ago: the entry changed under the walk
+        unsafe.append(UnsafeEntry(rel, "changed", "changed type during the scan"))
+    else:
+        kind, reason = special_kind(mode)
+        unsafe.append(UnsafeEntry(rel, kind, reason))
 
 
 def _link_reason(name: str, dir_fd: int) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dta import _hashing
+from dta import _hashing, _hashing_worker
 from dta._hashing import hash_tree
 from dta._tree import UnsafeEntry, walk
 from dta.errors import InputError
@@ -53,24 +53,21 @@ def test_unknown_hash_mode_rejected(tmp_path: Path) -> None:
 
 
 def test_process_worker_refuses_directory_swapped_for_symlink(tmp_path: Path) -> None:
-    """A forked worker reaches directories with O_NOFOLLOW: a swapped-in link is not followed."""
-    from dta import _hashing_procs
-
+    """A worker reaches directories with O_NOFOLLOW: a swapped-in link is not followed."""
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "f").write_bytes(b"secret")
     root = _tree(tmp_path / "root", {"d/f": b"inside"})
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        _hashing_procs._init(fd)
-        ok = _hashing_procs._task("d/", ["f"])
-        assert ok == [("d/f", 6, hashlib.sha256(b"inside").hexdigest())]
-        os.close(_hashing_procs._state.pop("dir")[1])  # type: ignore[index]
+        ok = _hashing_worker.decode_result(_hashing_worker.run_task(fd, b"d/\0f"), 1)
+        assert ok == ((6,), hashlib.sha256(b"inside").hexdigest())
         (root / "d" / "f").unlink()
         (root / "d").rmdir()
         (root / "d").symlink_to(outside)
-        swapped = _hashing_procs._task("d/", ["f"])
-        assert isinstance(swapped[0], UnsafeEntry)
+        swapped = _hashing_worker.decode_result(_hashing_worker.run_task(fd, b"d/\0f"), 1)
+        assert isinstance(swapped, list)
+        assert isinstance(swapped[0], _hashing_worker.Failure)
         assert swapped[0].kind == "changed"
     finally:
         os.close(fd)
@@ -162,7 +159,7 @@ def test_file_changed_during_hashing_detected(
     """A file appended to while it is being read gets no digest; it is reported as changed."""
     target = tmp_path / "growing.log"
     target.write_bytes(b"x" * (2 * _hashing.CHUNK))
-    original = _hashing._read_chunk
+    original = _hashing_worker._read_chunk
     calls = [0]
 
     def append_after_first_read(fd: int, buf: memoryview) -> int:
@@ -173,7 +170,7 @@ def test_file_changed_during_hashing_detected(
                 handle.write(b"more")
         return n
 
-    monkeypatch.setattr(_hashing, "_read_chunk", append_after_first_read)
+    monkeypatch.setattr(_hashing_worker, "_read_chunk", append_after_first_read)
     result = hash_tree(tmp_path, workers=1)
     assert result.records == []
     assert result.unsafe == [
@@ -187,14 +184,14 @@ def test_small_file_truncated_during_hashing_detected(
     """A small file (one read) truncated right after it was read gets no digest."""
     target = tmp_path / "small.csv"
     target.write_bytes(b"a,b\n1,2\n")
-    original = _hashing._read_small
+    original = _hashing_worker._read_small
 
     def truncate_after_read(fd: int, size: int) -> bytes:
         data = original(fd, size)
         os.truncate(target, 2)
         return data
 
-    monkeypatch.setattr(_hashing, "_read_small", truncate_after_read)
+    monkeypatch.setattr(_hashing_worker, "_read_small", truncate_after_read)
     result = hash_tree(tmp_path, workers=2)
     assert result.records == []
     assert [u.kind for u in result.unsafe] == ["changed"]
@@ -206,7 +203,7 @@ def test_file_rewritten_in_place_during_hashing_detected(
     """Same-size rewrite during the read is caught by mtime/ctime, not trusted."""
     target = tmp_path / "data.bin"
     target.write_bytes(b"a" * (2 * _hashing.CHUNK))
-    original = _hashing._read_chunk
+    original = _hashing_worker._read_chunk
     calls = [0]
 
     def rewrite(fd: int, buf: memoryview) -> int:
@@ -216,7 +213,7 @@ def test_file_rewritten_in_place_during_hashing_detected(
             os.utime(target, ns=(1, 1))
         return n
 
-    monkeypatch.setattr(_hashing, "_read_chunk", rewrite)
+    monkeypatch.setattr(_hashing_worker, "_read_chunk", rewrite)
     result = hash_tree(tmp_path, workers=2)
     assert [u.kind for u in result.unsafe] == ["changed"]
 
