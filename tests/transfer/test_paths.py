@@ -201,3 +201,27 @@ def test_property_child_check_agrees_with_full_path(parent: str, name: str) -> N
 
     path = parent + name
     assert (child_problem(path, name, not parent) is None) == (path_problem(path) is None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["", "a/", "x/y/"]),
+    st.lists(st.text(alphabet="abcCoOnNlLpPtTuU1. ~:\\\t\n\u00e9", min_size=1, max_size=8)),
+)
+def test_property_bulk_name_check_never_more_lenient(parent: str, names: list[str]) -> None:
+    """A directory's names are proven safe in bulk only if each one passes the full rules."""
+    from dta._paths import plain_names
+
+    if plain_names(parent, names):
+        assert all(path_problem(parent + name) is None for name in names)
+
+
+def test_bulk_name_check_limits() -> None:
+    """Bulk name proof covers plain names; long names and a long parent go one by one."""
+    from dta._paths import plain_names
+
+    assert plain_names("a/", ["x.csv", "y"])
+    assert not plain_names("", ["~x"])
+    assert not plain_names("a/", ["n" * 256])
+    assert not plain_names("p" * 4000 + "/", ["n" * 100])
+    assert not plain_names("a/", ["nul.txt"])
