@@ -323,3 +323,45 @@ def test_force_signs_in_place_without_losing_the_document(
     assert signed is not None
     assert b'"signatures"' in signed
     assert before["agreement.body.json"] != signed
+
+
+FIFO_COMMANDS = [
+    ["validate", "{f}"],
+    ["pubkey", "{f}"],
+    ["sign", "{f}", "-k", "{f}"],
+    ["classify", ".", "--key-file", "{f}"],
+    ["audit", "verify", "{f}"],
+    ["audit", "append", "x.jsonl", "--event", "{f}"],
+    ["transfer", "status", "--log", "{f}"],
+]
+
+
+@pytest.mark.parametrize("argv", FIFO_COMMANDS, ids=lambda a: "-".join(a[:2]))
+def test_fifo_input_is_refused_without_blocking(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
+    """A FIFO where a file is expected is refused at once (never opened for a blocking read)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    monkeypatch.chdir(tmp_path)
+    result: list[int] = []
+    worker = threading.Thread(
+        target=lambda: result.append(run([a.replace("{f}", str(fifo)) for a in argv])),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=20)
+    if worker.is_alive():  # unblock the reader so the test run can finish
+        with open(fifo, "wb"):
+            pass
+        worker.join(timeout=5)
+        pytest.fail(f"dta {' '.join(argv)} blocked on a FIFO")
+    captured = capsys.readouterr()
+    assert_one_line_error(result[0], captured.out, captured.err, 2)
+    assert "not a regular file" in captured.err

@@ -21,12 +21,18 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import click
 
-from dta._cli._common import check_output, emit_json, force_option, format_option, write_text
+from dta._cli._common import (
+    check_output,
+    emit_json,
+    force_option,
+    format_option,
+    read_bytes,
+    write_text,
+)
 from dta.classify import load_policy, scan_paths
 from dta.errors import InputError, UsageError
 
@@ -37,10 +43,7 @@ def _key(key_file: str | None, key_env: str | None) -> bytes | None:
     if key_file and key_env:
         raise UsageError("give --key-file or --key-env, not both")
     if key_file:
-        try:
-            data = Path(key_file).read_bytes()
-        except OSError as exc:
-            raise InputError(f"{key_file}: {exc.strerror or exc}") from exc
+        data = read_bytes(key_file, max_size=1 << 20)  # a regular file only (never a FIFO)
         return data[:-1] if data.endswith(b"\n") else data
     if key_env:
         value = os.environ.get(key_env)

@@ -85,8 +85,8 @@ def _semantic(doc: Any) -> list[dict[str, str]]:
 
 def _read(path: str) -> bytes:
     """Read a regular file with one open/fstat/read (read_bytes semantics, fewer syscalls)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
+    try:  # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except OSError as exc:
