@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from itertools import chain, islice
 from typing import Any
 
 import attrs
@@ -39,9 +40,13 @@ import attrs
 from dta._json import loads_canonical
 from dta.audit._merkle import EMPTY_ROOT
 from dta.audit._record import MAX_LINE, check_record, line_fast_ok
+from dta.audit._verify_fast import check_batch, fold, range_nodes
 from dta.errors import CanonicalError, Error, TamperError
 
-__all__ = ["FAULT_KINDS", "Fault", "VerifyReport", "verify_lines"]
+__all__ = ["BATCH", "FAULT_KINDS", "Fault", "VerifyReport", "verify_lines"]
+
+#: Lines checked together on the fast path (a batch with an anomaly is replayed line by line).
+BATCH = 1024
 
 FAULT_KINDS = (
     "content-modified",
@@ -182,6 +187,10 @@ def _record_fault(
 def verify_lines(lines: Iterable[bytes], trusted: Iterable[Any] = ()) -> VerifyReport:
     """Verify a log from its lines (see the module rules).
 
+    Lines go through the batch fast path (:mod:`dta.audit._verify_fast`) in groups of
+    :data:`BATCH` lines; a group with any anomaly is replayed record by record from its first
+    line, which finds and names the first bad index.
+
     Args:
         lines: The stored lines in order, without newlines.
         trusted: Trusted checkpoints, ``(size, root)`` or objects with ``size`` and ``root``.
@@ -193,24 +202,87 @@ def verify_lines(lines: Iterable[bytes], trusted: Iterable[Any] = ()) -> VerifyR
         TamperError: a trusted checkpoint is malformed.
     """
     cps = _trusted(trusted)
-    c = 0
-    matched: list[int] = []
-    peaks: list[bytes] = []
-    prev = b""
-    i = 0
+    sizes = [size for size, _ in cps]
+    st = _State()
     it: Iterator[bytes] = iter(lines)
+    if not st.at_checkpoints(cps):
+        return _replay(it, cps, _State())
+    while batch := list(islice(it, BATCH)):
+        got = check_batch(batch)
+        if got is None or got[1] != st.i or got[2] != (st.prev.hex() if st.i else _ZERO_HEX):
+            return _replay(chain(batch, it), cps, st)
+        leaves = got[0]
+        trial = st.copy()
+        for _, nodes in range_nodes(leaves, st.i, sizes):
+            trial.i = fold(trial.peaks, trial.i, nodes)
+            if not trial.at_checkpoints(cps):
+                return _replay(chain(batch, it), cps, st)
+        trial.prev = leaves[-1]
+        st = trial
+    if st.c < len(cps):
+        message = f"log has {st.i} records; a trusted checkpoint has {cps[st.c][0]}"
+        return VerifyReport(False, st.i, None, Fault(st.i, "truncated", message), tuple(st.matched))
+    return VerifyReport(True, st.i, st.root(), None, tuple(st.matched))
+
+
+def _root(peaks: list[bytes]) -> bytes:
+    """Root of the tree whose perfect subtrees (largest first) are ``peaks``."""
+    if not peaks:
+        return EMPTY_ROOT
+    acc = peaks[-1]
+    for h in reversed(peaks[:-1]):
+        acc = _sha256(b"\x01" + h + acc).digest()
+    return acc
+
+
+class _State:
+    """Verifier position: records checked, last leaf, Merkle peaks, checkpoints matched."""
+
+    __slots__ = ("c", "i", "matched", "peaks", "prev")
+
+    def __init__(self) -> None:
+        self.i = 0
+        self.prev = b""
+        self.peaks: list[bytes] = []
+        self.c = 0
+        self.matched: list[int] = []
+
+    def copy(self) -> _State:
+        other = _State()
+        other.i, other.prev, other.c = self.i, self.prev, self.c
+        other.peaks = self.peaks.copy()
+        other.matched = self.matched.copy()
+        return other
+
+    def root(self) -> bytes:
+        return _root(self.peaks)
+
+    def at_checkpoints(self, cps: list[tuple[int, bytes]]) -> bool:
+        """Match every checkpoint of the current size; False at the first root that differs."""
+        root = None
+        while self.c < len(cps) and cps[self.c][0] == self.i:
+            root = self.root() if root is None else root
+            if cps[self.c][1] != root:
+                return False
+            self.matched.append(self.i)
+            self.c += 1
+        return True
+
+
+def _replay(it: Iterator[bytes], cps: list[tuple[int, bytes]], st: _State) -> VerifyReport:
+    """Record-by-record verification from state ``st`` (names the first bad index)."""
+    c = st.c
+    matched = st.matched
+    peaks = st.peaks
+    prev = st.prev
+    i = st.i
     ahead = next(it, None)
     parse = loads_canonical
     check = check_record
     fast_ok = line_fast_ok
 
     def tree_root() -> bytes:
-        if not peaks:
-            return EMPTY_ROOT
-        acc = peaks[-1]
-        for h in reversed(peaks[:-1]):
-            acc = _sha256(b"\x01" + h + acc).digest()
-        return acc
+        return _root(peaks)
 
     def checkpoint_fault(size: int) -> Fault | None:
         nonlocal c
@@ -232,7 +304,7 @@ def verify_lines(lines: Iterable[bytes], trusted: Iterable[Any] = ()) -> VerifyR
             return VerifyReport(True, i, tree_root(), None, tuple(matched))
         return VerifyReport(False, fault.index, None, fault, tuple(matched))
 
-    hex_prev = _ZERO_HEX
+    hex_prev = prev.hex() if i else _ZERO_HEX
     while ahead is not None:
         line = ahead
         ahead = next(it, None)

@@ -16,17 +16,14 @@ Rules this module enforces:
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 from collections.abc import Iterable
 from typing import Any
 
-from dta._json import loads_canonical
-from dta.audit._merkle import EMPTY_ROOT
-from dta.audit._record import MAX_LINE, check_record, line_fast_ok
-from dta.audit._verify import VerifyReport, _trusted
-from dta.errors import Error
+from dta.audit._record import MAX_LINE
+from dta.audit._verify import BATCH, VerifyReport, _State, _trusted
+from dta.audit._verify_fast import Nodes, check_batch, fold, range_nodes
 
 __all__ = ["PARALLEL_MIN_BYTES", "verify_file_parallel"]
 
@@ -34,45 +31,40 @@ PARALLEL_MIN_BYTES = 64 << 20
 _CHUNK = 4 << 20  # bytes per chunk (tests shrink it)
 _ZERO_HEX = "0" * 64
 
+#: (first index, first prev, record count, last leaf, (size after, compact-range nodes) segments)
+_ChunkResult = tuple[int, str, int, bytes, list[tuple[int, Nodes]]]
 
-def _chunk(args: tuple[str, int, int]) -> tuple[int, str, int, bytes] | None:
-    """Check the lines in ``[start, end)``; (first index, first prev, count, leaves) or None."""
-    path, start, end = args
+
+def _chunk(args: tuple[str, int, int, tuple[int, ...]]) -> _ChunkResult | None:
+    """Check the lines in ``[start, end)`` (see module rules); None on any anomaly."""
+    path, start, end, cuts = args
     with open(path, "rb") as handle:
         handle.seek(start)
         data = handle.read(end - start)
     lines = data.split(b"\n")
     lines.pop()  # the chunk ends with a newline
-    sha = hashlib.sha256
-    leaves = []
+    del data
+    leaves: list[bytes] = []
     first_index = -1
     first_prev = ""
-    prev_hex = ""
-    expected = 0
-    try:
-        for line in lines:
-            if len(line) > MAX_LINE:
-                return None
-            rec = loads_canonical(line, max_size=MAX_LINE)
-            if not line_fast_ok(line, rec):
-                rec = check_record(rec)
-            if first_index < 0:
-                first_index, first_prev = rec["index"], rec["prev"]
-                expected = first_index
-            elif rec["prev"] != prev_hex:
-                return None
-            if rec["index"] != expected:
-                return None
-            leaf = sha(b"\x00" + line).digest()
-            prev_hex = leaf.hex()
-            leaves.append(leaf)
-            expected += 1
-    except Error:
+    for k in range(0, len(lines), BATCH):
+        got = check_batch(lines[k : k + BATCH])
+        if got is None:
+            return None
+        batch_leaves, index, prev = got
+        if first_index < 0:
+            first_index, first_prev = index, prev
+        elif index != first_index + len(leaves) or prev != leaves[-1].hex():
+            return None
+        leaves.extend(batch_leaves)
+    if not leaves:
         return None
-    return first_index, first_prev, len(leaves), b"".join(leaves)
+    return first_index, first_prev, len(leaves), leaves[-1], range_nodes(leaves, first_index, cuts)
 
 
-def _ranges(path: str, size: int) -> list[tuple[str, int, int]] | None:
+def _ranges(
+    path: str, size: int, cuts: tuple[int, ...]
+) -> list[tuple[str, int, int, tuple[int, ...]]] | None:
     out = []
     start = 0
     with open(path, "rb") as handle:
@@ -85,7 +77,7 @@ def _ranges(path: str, size: int) -> list[tuple[str, int, int]] | None:
                 if nl < 0:
                     return None
                 end += nl + 1
-            out.append((path, start, end))
+            out.append((path, start, end, cuts))
             start = end
         if size:
             handle.seek(size - 1)
@@ -113,55 +105,27 @@ def verify_file_parallel(
     """
     cps = _trusted(trusted)
     size = os.path.getsize(path)
-    ranges = _ranges(path, size)
+    ranges = _ranges(path, size, tuple(sorted({s for s, _ in cps})))
     if ranges is None:
         return None
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(ranges)))
-    peaks: list[bytes] = []
-    total = 0
+    st = _State()
     last_hex = _ZERO_HEX
-    c = 0
-    matched: list[int] = []
-    sha = hashlib.sha256
-
-    def root() -> bytes:
-        if not peaks:
-            return EMPTY_ROOT
-        acc = peaks[-1]
-        for h in reversed(peaks[:-1]):
-            acc = sha(b"\x01" + h + acc).digest()
-        return acc
-
-    def at_checkpoints() -> bool:
-        nonlocal c
-        while c < len(cps) and cps[c][0] == total:
-            if cps[c][1] != root():
-                return False
-            matched.append(total)
-            c += 1
-        return True
-
-    if not at_checkpoints():
+    if not st.at_checkpoints(cps):
         return None
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(n_workers) as pool:
         for result in pool.imap(_chunk, ranges, chunksize=1):
             if result is None:
                 return None
-            first_index, first_prev, count, leaves = result
-            if count == 0 or first_index != total or first_prev != last_hex:
+            first_index, first_prev, _count, last_leaf, segments = result
+            if first_index != st.i or first_prev != last_hex:
                 return None
-            for k in range(0, 32 * count, 32):
-                h = leaves[k : k + 32]
-                n = total
-                while n & 1:
-                    h = sha(b"\x01" + peaks.pop() + h).digest()
-                    n >>= 1
-                peaks.append(h)
-                total += 1
-                if c < len(cps) and cps[c][0] == total and not at_checkpoints():
+            for _, nodes in segments:
+                st.i = fold(st.peaks, st.i, nodes)
+                if not st.at_checkpoints(cps):
                     return None
-            last_hex = leaves[-32:].hex()
-    if c < len(cps):
+            last_hex = last_leaf.hex()
+    if st.c < len(cps):
         return None  # truncated behind a checkpoint: the sequential verifier names it
-    return VerifyReport(True, total, root(), None, tuple(matched))
+    return VerifyReport(True, st.i, st.root(), None, tuple(st.matched))
