@@ -365,3 +365,20 @@ def test_fifo_input_is_refused_without_blocking(
     captured = capsys.readouterr()
     assert_one_line_error(result[0], captured.out, captured.err, 2)
     assert "not a regular file" in captured.err
+
+
+def test_output_to_a_character_device_is_written_through(
+    world: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """-o /dev/null needs no --force and is never replaced by a regular file."""
+    import stat
+
+    argv = ["dsse", "export", "signed.json", "-o", "/dev/null", "--force"]
+    code, _out, err, _before, _after = run_in(world, tmp_path, monkeypatch, capsys, argv[:-1])
+    assert code == 0, err
+    code, _out, err, _before, _after = run_in(world, tmp_path / "again", monkeypatch, capsys, argv)
+    assert code == 0, err
+    assert stat.S_ISCHR(Path("/dev/null").stat().st_mode)

@@ -19,6 +19,7 @@ import errno
 import json
 import os
 import secrets
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -164,8 +165,19 @@ def check_output(out: str | Path | None, *, force: bool | None = None) -> None:
         raise InputError(f"{out}: cannot write: directory {str(parent)!r} {what}")
     if path.is_dir():
         raise InputError(f"{out}: cannot write: is a directory")
+    if _is_stream(path):
+        return
     if os.path.lexists(path) and not (forced() if force is None else force):
         raise InputError(f"{out}: already exists (use --force to replace it)")
+
+
+def _is_stream(path: Path) -> bool:
+    """A character device or FIFO (``/dev/stdout``, a named pipe): written straight through."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
 @contextlib.contextmanager
@@ -174,7 +186,8 @@ def open_output(out: str | Path, *, force: bool | None = None) -> Iterator[Any]:
 
     On any error the temporary file is removed and ``out`` is left as it was. Without ``force``
     an existing ``out`` is never replaced (the final step is a hard link, which fails if the
-    name exists).
+    name exists). A character device or FIFO (``/dev/stdout``) is written straight through
+    and never replaced.
 
     Raises:
         InputError: ``out`` cannot be written or already exists.
@@ -182,6 +195,13 @@ def open_output(out: str | Path, *, force: bool | None = None) -> Iterator[Any]:
     replace = forced() if force is None else force
     check_output(out, force=replace)
     path = Path(str(out))
+    if _is_stream(path):
+        try:
+            with open(path, "wb") as stream:
+                yield stream
+        except OSError as exc:
+            raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from exc
+        return
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
