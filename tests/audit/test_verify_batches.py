@@ -134,12 +134,16 @@ def test_check_batch_rejects_a_broken_link_and_a_gap() -> None:
     assert check_batch([LINES[4], LINES[3]]) is None
 
 
-@pytest.mark.parametrize("wrong_at", [None, 77, 150, 151])
+@pytest.mark.parametrize(
+    ("wrong_at", "method"),
+    [(None, "fork"), (None, "spawn"), (77, "fork"), (150, "spawn"), (151, "fork")],
+)
 def test_parallel_chunks_with_checkpoints_inside_agree_with_sequential(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wrong_at: int | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wrong_at: int | None, method: str
 ) -> None:
     """Checkpoints falling inside worker chunks are checked; a wrong one defers to sequential."""
     monkeypatch.setattr(_verify_parallel, "_CHUNK", 8192)
+    monkeypatch.setattr(_verify_parallel, "_start_method", lambda: method)
     monkeypatch.setattr(_verify, "BATCH", 16)
     path = tmp_path / "log.jsonl"
     with AuditLog.open(path, create=True) as log:

@@ -3,21 +3,26 @@
 Rules this module enforces:
 
 * Only the raw log file is read (never the sidecar). The file is split at newlines into chunks;
-  worker processes (``spawn`` context, so no fork of a threaded caller) check every line of a
-  chunk exactly as :func:`dta.audit._verify.verify_lines` does on its fast path (size, strict
-  canonical JSON, record rules, index continuity and ``prev`` links inside the chunk) and return
-  the leaf hashes. The parent stitches chunks (index and ``prev`` across the boundary), folds the
-  leaves into the Merkle peaks and compares the root at every trusted checkpoint size.
+  worker processes check every line of a chunk with the batch fast path of
+  :mod:`dta.audit._verify_fast` (strict canonical JSON, record rules, index continuity and
+  ``prev`` links) and return the chunk's first index and ``prev``, its last leaf and its RFC 9162
+  compact range split at the trusted checkpoint sizes. The parent stitches chunks (index and
+  ``prev`` across the boundary), folds the compact ranges into the Merkle peaks and compares the
+  root at every trusted checkpoint size.
+* Workers are forked on Linux when the caller runs no other thread (nothing can be locked
+  across the fork) and spawned otherwise.
 * This path only ever says "all good": on the first anomaly of any kind (or a final line without
   newline) it returns None and the caller runs the sequential verifier, which names the first bad
   index and the kind of fault. So results never depend on the number of workers.
-* Memory stays flat: chunks are a few MiB and at most ``2 * workers`` are in flight.
+* Memory stays flat: chunks are a few MiB and a worker returns O(log n) hashes per chunk.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -86,6 +91,12 @@ def _ranges(
     return out
 
 
+def _start_method() -> str:
+    """``fork`` on Linux when this process runs no other thread (no lock can be held across
+    the fork; saves each worker a fresh interpreter and imports), else ``spawn``."""
+    return "fork" if sys.platform.startswith("linux") and threading.active_count() == 1 else "spawn"
+
+
 def verify_file_parallel(
     path: str, trusted: Iterable[Any] = (), *, workers: int | None = None
 ) -> VerifyReport | None:
@@ -113,7 +124,7 @@ def verify_file_parallel(
     last_hex = _ZERO_HEX
     if not st.at_checkpoints(cps):
         return None
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context(_start_method())
     with ctx.Pool(n_workers) as pool:
         for result in pool.imap(_chunk, ranges, chunksize=1):
             if result is None:
