@@ -69,12 +69,15 @@ class UnsafeTreeError(ManifestError):
 
 def media_type(path: str) -> str:
     """The media type of ``path`` from its extension (``application/octet-stream`` if unknown)."""
-    name = path.rsplit("/", 1)[-1]
-    dot = name.rfind(".")
-    ext = name[dot:].lower() if dot > 0 else ""
+    dot = path.rfind(".")
+    # an extension is a dot inside the last segment, not at its start (".profile" has none)
+    ext = path[dot:] if dot > path.rfind("/") + 1 else ""
     found = _type_cache.get(ext)
     if found is None:
-        found = _EXTRA_TYPES.get(ext) or _BUILTIN_TYPES.get(ext) or "application/octet-stream"
+        low = ext.lower()
+        found = _EXTRA_TYPES.get(low) or _BUILTIN_TYPES.get(low) or "application/octet-stream"
+        if len(_type_cache) >= 4096:  # bounded: a tree of odd extensions cannot grow it forever
+            _type_cache.clear()
         _type_cache[ext] = found
     return found
 
@@ -95,8 +98,14 @@ class _Digest:
     pass
 
 
-def _lean_item(
-    path: str, size: int, hexdigest: str, *, mtype: str, level: str, cats: list[str], finds: Any
+def _rank(order: tuple[str, ...], level: str, path: str) -> int:
+    if level not in order:
+        raise ManifestError(f"{path}: unknown classification level {level!r}")
+    return order.index(level)
+
+
+def _lean_item(  # noqa: PLR0917 - positional: called once per file
+    path: str, size: int, hexdigest: str, mtype: str, level: str, cats: list[str], finds: Any
 ) -> dict[str, Any]:
     digest = _Digest()
     digest.sha256 = hexdigest  # type: ignore[attr-defined]
@@ -250,22 +259,18 @@ def build_manifest(
     categories: set[str] = set()
     cats: list[str]
     finds: dict[str, int]
+    level = str(default_level)
     for path, size, hexdigest in records:
         if report_index is None:
-            level, cats, finds = str(default_level), [], {}
+            cats, finds = [], {}
+            if top < 0:  # one level for every item: check it once
+                top = _rank(order, level, path)
         else:
             level, cats, finds = _classification(path, size, hexdigest, report_index.get(path))
-        rank = order.index(level) if level in order else -1
-        if rank < 0:
-            raise ManifestError(f"{path}: unknown classification level {level!r}")
-        top = max(top, rank)
-        categories.update(cats)
+            top = max(top, _rank(order, level, path))
+            categories.update(cats)
         total_bytes += size
-        items.append(
-            _lean_item(
-                path, size, hexdigest, mtype=media_type(path), level=level, cats=cats, finds=finds
-            )
-        )
+        items.append(_lean_item(path, size, hexdigest, media_type(path), level, cats, finds))
     records.clear()
 
     body: dict[str, Any] = {
