@@ -9,8 +9,9 @@ from dta.classify import detect, scan_text
 
 from .corpus import Generator
 
+# Letters that cannot spell a negative context word ("release" lowers a card to POSSIBLE).
 _SAFE = st.text(
-    alphabet=st.sampled_from(list("数据协议双方共享，。：、 \n") + list("the lab shares ")),
+    alphabet=st.sampled_from(list("数据协议双方共享，。：、 \n") + list("the lab has data ")),
     max_size=40,
 )
 

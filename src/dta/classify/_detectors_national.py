@@ -13,7 +13,9 @@ Rules this module enforces:
 * ``cn_resident_id``: 18 characters (GB 11643-1999 MOD 11-2 check character, ``X`` or ``x``), a
   real birth date and a known region prefix (python-stdnum); legacy 15-digit numbers are checked
   for region and birth date (no checksum exists) and reach LIKELY only with ID context.
-* ``cn_uscc``: 18 characters, GB 32100-2015 mod-31 check character (python-stdnum).
+* ``cn_uscc``: 18 characters, GB 32100-2015 mod-31 check character; the first character is an
+  assigned registration-authority code (1-9, A, N, Y), so codes issued by the CMC (A), agriculture
+  (N) and other authorities (Y) are found and validated like the usual 9-prefixed ones.
 * ``passport_mrz``: ICAO 9303 TD3 two-line machine readable zone; every check digit (document
   number, birth date, expiry, personal number, composite) must hold for LIKELY.
 """
@@ -29,7 +31,6 @@ import re
 
 from stdnum import numdb
 from stdnum.cn import ric as _ric
-from stdnum.cn import uscc as _uscc
 from stdnum.exceptions import ValidationError
 from stdnum.us import ein as _ein
 from stdnum.us import ssn as _ssn
@@ -40,11 +41,14 @@ from dta.classify._normalize import ALNUM_AFTER, ALNUM_BEFORE
 
 __all__ = [
     "MRZ_RE",
+    "USCC_AUTHORITIES",
     "USCC_RE",
     "check_cn_id",
     "check_us_tax",
     "mrz_hit",
+    "uscc_check_char",
     "uscc_hit",
+    "uscc_valid",
 ]
 
 _SSN_DASHED = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")
@@ -249,9 +253,39 @@ def check_cn_id(tok: str, digits: str, text: str, start: int, end: int, extra: s
     return None
 
 
+# GB 32100-2015 registration-authority codes as assigned: 1 机构编制, 2 外交, 3 司法行政, 4 文化,
+# 5 民政, 6 旅游, 7 宗教, 8 工会, 9 工商/市场监管, A 中央军委改革和编制办公室, N 农业, Y 其他.
+USCC_AUTHORITIES = "123456789ANY"
 USCC_RE = re.compile(
-    ALNUM_BEFORE + r"[1-9A-GY][1-9][0-9]{6}[0-9A-HJ-NPQRTUWXY]{9}[0-9A-HJ-NPQRTUWXY]" + ALNUM_AFTER
+    ALNUM_BEFORE + r"[1-9ANY][1-9][0-9]{6}[0-9A-HJ-NPQRTUWXY]{9}[0-9A-HJ-NPQRTUWXY]" + ALNUM_AFTER
 )
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_VALUE = {c: i for i, c in enumerate(_USCC_ALPHABET)}
+_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+
+
+def uscc_check_char(body: str) -> str:
+    """Return the GB 32100 check character of the first 17 characters of a USCC.
+
+    ISO 7064 style mod 31 over the 31-character alphabet (no I, O, S, V, Z), weights 3^i mod 31.
+    python-stdnum implements the same arithmetic but rejects codes whose registration authority
+    is a letter (A, N, Y), which are valid, so dta computes it directly.
+
+    Raises:
+        KeyError: ``body`` holds a character outside the USCC alphabet.
+    """
+    value = _USCC_VALUE
+    total = sum(value[c] * w for c, w in zip(body, _USCC_WEIGHTS, strict=False))
+    return _USCC_ALPHABET[-total % 31]
+
+
+def uscc_valid(code: str) -> bool:
+    """True when ``code`` is a well-formed USCC whose mod-31 check character holds."""
+    if len(code) != 18 or code[0] not in USCC_AUTHORITIES or not code[2:8].isdigit():
+        return False
+    if any(c not in _USCC_VALUE for c in code):
+        return False
+    return uscc_check_char(code[:17]) == code[17]
 
 
 def uscc_hit(text: str, m: re.Match[str], extra: str) -> Hit | None:
@@ -270,7 +304,7 @@ def uscc_hit(text: str, m: re.Match[str], extra: str) -> Hit | None:
             "mod-31 check valid but laid out like a resident id; no USCC context",
             value,
         )
-    if not _uscc.is_valid(value):
+    if not uscc_valid(value):
         if ctx <= 0:
             return None
         return Hit(

@@ -75,13 +75,22 @@ MAX_MATCH = 20000  # longest match any detector returns (a PEM block); chunk ove
 Extra = Callable[[int], str] | None
 _Checker = Callable[[str, str, str, int, int, str], Hit | None]
 
+# Numeric tokens. Most digits in prose start short clusters (dates, amounts, versions); each
+# branch fails on those within a few opcodes: single-character repeats only, a possessive
+# repeat for the long-number branch (no backtracking on failure), ISO dates skipped outright.
+_USCC_CH = "[0-9A-HJ-NPQRTUWXY]"
 _NUM = re.compile(
-    r"[0-9+(](?<![0-9_.+\-/].)(?=[0-9A-Zx .\-()]{4})(?:(?<=[0-9])|(?=[0-9]))"  # cheap gates first
-    r"(?:(?<=[A-Z]{2}[0-9])[0-9]"  # IBAN check digits after a country code
-    r"|(?<![A-Za-z].)(?<=[0-9])[A-E][0-9]{3}"  # ECCN 0A000
-    r"|(?<![A-Za-z].)(?<=[0-9])[0-9]{0,2}(?:\.[0-9]{1,3}){3}(?![0-9.])"  # dotted quad
-    r"|(?<![A-Za-z].)(?:[ .\-]?[0-9]|\)[ ]?[0-9]){8,}[Xx]?"  # >= 9 digits, single separators
-    r"|(?<![A-Za-z].)(?<=[1-9A-GY])[1-9][0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z]))"  # USCC
+    r"[0-9+(](?<![0-9_.+\-/].)"  # a cluster start: the only per-digit work
+    r"(?:(?<=[A-Z]{2}[0-9])[0-9](?= ?[A-Z0-9]{4})"  # IBAN check digits after a country code
+    r"|(?<=[ANY][1-9])(?<![0-9A-Za-z]..)[0-9]{6}" + _USCC_CH + r"{10}(?![0-9A-Za-z])"  # USCC A/N/Y
+    r"|(?<![A-Za-z].)(?:"
+    r"(?<=[0-9])(?:[A-E][0-9]{3}"  # ECCN 0A000
+    r"|[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9.])"  # dotted quad
+    r"|(?<=[1-9])[1-9][0-9]{6}" + _USCC_CH + r"{10}(?![0-9A-Za-z])"  # USCC, digit authority
+    r")"
+    r"|(?=[0-9 .\-()]{8})(?![0-9]{3}-[01][0-9]-[0-3][0-9](?![0-9]))"  # long enough, not a date
+    r"(?:[ .\-]?[0-9]|\)[ ]?[0-9]){8,}+[Xx]?"  # >= 9 digits, single separators
+    r"))"
 )
 _NON_DIGIT = re.compile(r"[^0-9]+")
 # Token shapes some numeric checker accepts; anything else is dropped before Python dispatch.
@@ -193,6 +202,13 @@ def _pass_numeric(text: str, extra: Extra, out: list[Hit]) -> None:
             im = IBAN_RE.match(text, s - 2)
             if im is not None:
                 hit = iban_hit(text, im, extra(s) if extra else "")
+                if hit is not None:
+                    out.append(hit)
+            continue
+        if len(tok) == 17 and text[s - 1] in "ANY":  # USCC with a letter authority code
+            um = USCC_RE.match(text, s - 1)
+            if um is not None:
+                hit = uscc_hit(text, um, extra(s) if extra else "")
                 if hit is not None:
                     out.append(hit)
             continue

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ALNUM_AFTER", "ALNUM_BEFORE", "normalize", "onlydigits"]
+__all__ = ["ALNUM_AFTER", "ALNUM_BEFORE", "has_fullwidth", "normalize", "onlydigits"]
 
 _TABLE: dict[int, int] = {0xFF01 + i: 0x21 + i for i in range(0x5E)}  # ！..～ -> !..~
 _TABLE[0x3000] = 0x20  # ideographic space
@@ -35,9 +35,14 @@ _NOT_DIGIT = re.compile(r"[^0-9]+")
 
 def normalize(text: str) -> str:
     """Return ``text`` with full-width ASCII forms mapped to ASCII (same length)."""
-    if text.isascii() or _FULLWIDTH_ALNUM.search(text) is None:
+    if not has_fullwidth(text):
         return text
     return _FULLWIDTH_RUN.sub(_translate, text)
+
+
+def has_fullwidth(text: str) -> bool:
+    """True when ``text`` holds a full-width digit or Latin letter (normalisation changes it)."""
+    return not text.isascii() and _FULLWIDTH_ALNUM.search(text) is not None
 
 
 def _translate(m: re.Match[str]) -> str:

@@ -8,6 +8,9 @@ Rules this module enforces:
 * A hit is accepted by the window in which it *starts* (after the look-behind margin); the
   look-ahead is longer than the longest match any detector returns, so a value that straddles
   a block boundary is found exactly once.
+* Full-width normalisation runs only on windows whose bytes (UTF-8) hold a full-width digit or
+  Latin letter, or whose kept margin from the previous window does; other encodings are always
+  normalised (the check is then done on the decoded text).
 * Locations: 1-based line and column (characters), 0-based byte offset in the file's encoding
   (with a BOM counted), and the match length in characters.
 """
@@ -15,11 +18,12 @@ Rules this module enforces:
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Callable
 from typing import BinaryIO
 
 from dta.classify._engine import MAX_MATCH, scan
-from dta.classify._normalize import normalize
+from dta.classify._normalize import has_fullwidth, normalize
 from dta.classify._report import Collector
 
 __all__ = ["BACK", "BLOCK", "OVERLAP", "scan_stream"]
@@ -27,6 +31,9 @@ __all__ = ["BACK", "BLOCK", "OVERLAP", "scan_stream"]
 BLOCK = 1 << 20
 OVERLAP = MAX_MATCH + 1024
 BACK = 512
+# UTF-8 of the full-width digits and Latin letters (U+FF10-FF19, FF21-FF3A, FF41-FF5A): a bytes
+# search with a literal first byte is far cheaper than a character-class scan of the decoded text.
+_FW_UTF8 = re.compile(rb"\xef(?:\xbc[\x90-\x99\xa1-\xba]|\xbd[\x81-\x9a])")
 
 
 class _Locator:
@@ -72,6 +79,10 @@ def scan_stream(
         on_bytes: Called with every block read (hashing, progress).
     """
     decoder = codecs.getincrementaldecoder(encoding)("replace")
+    utf8 = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+    fw_new = not utf8  # full-width letters/digits may be in text decoded since the last window
+    fw_kept = False  # ... or in the look-behind/look-ahead kept from the previous window
+    prev_tail = b""
     orig = ""
     base = 0  # absolute char index of orig[0]
     accept_from = 0
@@ -82,10 +93,17 @@ def scan_stream(
         if on_bytes is not None and data:
             on_bytes(data)
         eof = not data
+        if utf8 and data:
+            if not fw_new:
+                fw_new = _FW_UTF8.search(data) is not None or (
+                    _FW_UTF8.search(prev_tail + data[:2]) is not None
+                )
+            prev_tail = data[-2:]
         orig += decoder.decode(data, final=eof)
         if not eof and len(orig) - (accept_from - base) < BLOCK + OVERLAP:
             continue
-        norm = normalize(orig)
+        fw = fw_new or fw_kept
+        norm = normalize(orig) if fw else orig
         accept_to = base + len(orig) if eof else base + len(orig) - OVERLAP
         for hit in scan(norm):
             start = base + hit.start
@@ -103,5 +121,7 @@ def scan_stream(
         loc.advance(orig, base, accept_to)
         keep_from = max(accept_to - BACK, base)
         orig = orig[keep_from - base :]
+        fw_kept = fw and has_fullwidth(orig)
+        fw_new = not utf8
         base = keep_from
         accept_from = accept_to
