@@ -10,9 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from store_kinds import event
 
+from dta._json import loads_canonical
 from dta.audit import AuditLog, MemoryTree, _verify, _verify_parallel, verify_lines
-from dta.audit._record import build_line
-from dta.audit._verify_fast import check_batch, fold, range_nodes
+from dta.audit._record import build_line, line_fast_ok
+from dta.audit._verify_fast import _line_ok, check_batch, fold, range_nodes
+from dta.errors import JSONError
 
 N = 40
 
@@ -160,3 +162,22 @@ def test_parallel_chunks_with_checkpoints_inside_agree_with_sequential(
         assert fast is None
         assert sequential.fault is not None
         assert (sequential.fault.index, sequential.fault.kind) == (wrong_at - 1, "fork")
+
+
+@SETTINGS
+@given(
+    m=st.integers(0, N - 1),
+    where=st.floats(0, 1, exclude_max=True),
+    new=st.sampled_from(b'0123456789abcdefxyzAZ{}[]",:. \\\x7f-_'),
+)
+def test_cached_head_line_check_agrees_with_line_fast_ok(m: int, where: float, new: int) -> None:
+    """The head-cached line check says exactly what line_fast_ok says, first and second time."""
+    line = bytearray(LINES[m])
+    line[int(where * len(line))] = new
+    try:
+        rec = loads_canonical(bytes(line))
+    except JSONError:
+        return
+    expected = line_fast_ok(bytes(line), rec)
+    assert _line_ok(bytes(line), rec) is expected
+    assert _line_ok(bytes(line), rec) is expected  # now from the head cache

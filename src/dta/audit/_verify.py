@@ -2,8 +2,11 @@
 
 Rules this module enforces:
 
-* Input is the stored lines only (never a sidecar or stored hash). Memory is flat: one line of
-  lookahead and the O(log n) Merkle peaks.
+* Input is the stored lines only (never a sidecar or stored hash). Memory is flat: a batch of
+  :data:`BATCH` lines, one line of lookahead and the O(log n) Merkle peaks.
+* Clean batches are confirmed by the batch fast path (:mod:`dta.audit._verify_fast`); a batch
+  with any anomaly is replayed record by record from its first line, so every report below comes
+  from the same record-by-record logic whatever the batch size.
 * Each line must be at most 65,535 bytes, strict JSON in canonical form (``non-canonical``
   otherwise; ``malformed`` if not JSON or not a valid record), carry ``index`` equal to its
   position and ``prev`` equal to the leaf hash of the line before (64 ``0`` at index 0).
