@@ -253,3 +253,25 @@ def test_other_process_indexing_queued_records_never_misaligns_sidecar(tmp_path:
         assert log.verify([(9, reader_root), (10, root)]).ok
         assert log.fsck()["rebuilt"] == []
         assert log.prove_inclusion(8) == log.prove_inclusion(8, 10)
+
+
+@pytest.mark.parametrize("chunk", [7, 100, 1 << 20])
+def test_lines_read_in_blocks_match_the_file_for_every_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Block-wise line reading gives exactly the file's lines for any start/stop and block size."""
+    from dta.audit.stores import _jsonl
+
+    path = tmp_path / "log.jsonl"
+    with AuditLog.open(path, create=True) as log:
+        log.append_many([event(i, pad=i * 7) for i in range(23)])
+    want = path.read_bytes().split(b"\n")[:-1]
+    monkeypatch.setattr(_jsonl, "_CHUNK", chunk)
+    with AuditLog.open(path) as log:
+        for start in (0, 1, 11, 22, 23):
+            for stop in (None, start, start + 1, 20, 30):
+                assert list(log.store.lines(start, stop)) == want[start:stop]
+    with path.open("ab") as handle:
+        handle.write(b'{"torn')
+    with AuditLog.open(path) as log:
+        assert list(log.store.lines(20)) == [*want[20:], b'{"torn']

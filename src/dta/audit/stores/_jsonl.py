@@ -391,14 +391,33 @@ class JSONLStore:
         return self._read_lines(offset, None if stop is None else max(stop - start, 0), limit)
 
     def _read_lines(self, offset: int, count: int | None, limit: int) -> Iterator[bytes]:
-        with open(self._path, "rb", buffering=_CHUNK) as handle:
+        """Lines starting before ``limit`` (at most ``count``), read in blocks of ``_CHUNK``."""
+        left = -1 if count is None else count
+        pos = offset
+        rest = b""
+        with open(self._path, "rb", buffering=0) as handle:
             handle.seek(offset)
-            pos = offset
-            for i, raw in enumerate(handle):
-                if (count is not None and i >= count) or pos >= limit:
-                    return
-                pos += len(raw)
-                yield raw[:-1] if raw.endswith(b"\n") else raw
+            while left and pos < limit:
+                block = handle.read(_CHUNK)
+                if not block:
+                    break
+                data = rest + block
+                lines = data.split(b"\n")
+                rest = lines.pop()
+                size = len(data) - len(rest)  # the complete lines with their newlines
+                if pos + size <= limit and not 0 <= left < len(lines):  # the whole block
+                    pos += size
+                    left -= len(lines) if left > 0 else 0
+                    yield from lines
+                    continue
+                for line in lines:
+                    if not left or pos >= limit:
+                        return
+                    pos += len(line) + 1
+                    left -= 1
+                    yield line
+        if rest and left and pos < limit:
+            yield rest  # a last line without newline (a damaged tail)
 
     def line(self, index: int) -> bytes:
         """The stored line of record ``index``.
