@@ -119,36 +119,95 @@ _NEGATIVE: tuple[tuple[str, ...], tuple[str, ...]] = (
 )
 
 
-def _compile(english: tuple[str, ...], chinese: tuple[str, ...]) -> re.Pattern[str] | None:
-    parts = [r"(?<![A-Za-z])" + re.escape(w) + r"(?![A-Za-z])" for w in english]
-    parts += [re.escape(w) for w in chinese]
-    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+_LETTERS = re.compile("[a-z]+")
+_ASCII_WORD = re.compile("[a-z]+")
+_NEG_KEY = "-"  # pseudo type: a negative word is present
+
+
+def _index() -> tuple[
+    dict[str, frozenset[str]],
+    list[tuple[str, re.Pattern[str], frozenset[str]]],
+    dict[str, frozenset[str]],
+]:
+    """Index every context word once: plain words, multi-part phrases, Chinese words."""
+    plain: dict[str, set[str]] = {}
+    multi: dict[str, set[str]] = {}
+    chinese: dict[str, set[str]] = {}
+    entries = [(t, en, zh) for t, (en, zh) in _WORDS.items()]
+    entries.append((_NEG_KEY, *_NEGATIVE))
+    for type_id, english, cjk in entries:
+        for word in english:
+            table = plain if _ASCII_WORD.fullmatch(word) else multi
+            table.setdefault(word, set()).add(type_id)
+        for word in cjk:
+            chinese.setdefault(word, set()).add(type_id)
+    phrases = [
+        (
+            _LETTERS.findall(w)[0],
+            re.compile(r"(?<![a-z])" + re.escape(w) + r"(?![a-z])"),
+            frozenset(types),
+        )
+        for w, types in multi.items()
+    ]
+    return (
+        {w: frozenset(t) for w, t in plain.items()},
+        phrases,
+        {w: frozenset(t) for w, t in chinese.items()},
+    )
+
+
+_PLAIN, _PHRASES, _CHINESE = _index()
+
+
+def _analyse(window: str) -> frozenset[str]:
+    """Types with a positive context word in ``window`` (plus ``-`` for a negative word).
+
+    English words match case-insensitively on ASCII-letter boundaries (a plain word must be a
+    whole letter run), Chinese words anywhere; one pass over the window serves every detector.
+    """
+    lower = window.lower()
+    runs = set(_LETTERS.findall(lower))
+    found: set[str] = set()
+    plain = _PLAIN
+    for word in runs:
+        types = plain.get(word)
+        if types is not None:
+            found |= types
+    for first, rx, types in _PHRASES:
+        if first in runs and not types <= found and rx.search(lower):
+            found |= types
+    if not window.isascii():
+        for word, types in _CHINESE.items():
+            if word in window:
+                found |= types
+    return frozenset(found)
 
 
 class Context:
-    """Compiled positive and negative context matchers for one detector type."""
+    """Positive and (optionally) negative context of one detector type."""
 
-    __slots__ = ("negative", "positive")
+    __slots__ = ("negative", "type_id")
 
-    def __init__(self, positive: re.Pattern[str] | None, negative: re.Pattern[str] | None):
-        self.positive = positive
+    def __init__(self, type_id: str, negative: bool):
+        self.type_id = type_id
         self.negative = negative
 
     def score(self, text: str, start: int, end: int, extra: str = "") -> int:
         """Return +1 for positive context, -1 for negative only, 0 otherwise."""
-        window = _window(text, start, end, extra)
-        if self.positive is not None and self.positive.search(window):
+        found = _context_words(text, start, end, extra)
+        if self.type_id in found:
             return 1
-        if self.negative is not None and self.negative.search(window):
+        if self.negative and _NEG_KEY in found:
             return -1
         return 0
 
 
-_last: tuple[str, int, int, str, str] = ("", -1, -1, "", "")
+_EMPTY: frozenset[str] = frozenset()
+_last: tuple[str, int, int, str, frozenset[str]] = ("", -1, -1, "", _EMPTY)
 
 
-def _window(text: str, start: int, end: int, extra: str) -> str:
-    """The context window of a match; the last one is cached (checkers ask in turn).
+def _context_words(text: str, start: int, end: int, extra: str) -> frozenset[str]:
+    """Context of a match; the last one is cached (the checkers of one token ask in turn).
 
     The cache is one tuple swapped atomically, so concurrent scans never see a mixed entry.
     """
@@ -156,6 +215,13 @@ def _window(text: str, start: int, end: int, extra: str) -> str:
     last = _last
     if last[0] is text and last[1] == start and last[2] == end and last[3] == extra:
         return last[4]
+    found = _analyse(_window(text, start, end, extra))
+    _last = (text, start, end, extra, found)
+    return found
+
+
+def _window(text: str, start: int, end: int, extra: str) -> str:
+    """The context window of a match: cut at line and sentence ends, plus ``extra``."""
     before = text[max(0, start - BEFORE) : start]
     cut = max(before.rfind("\n"), before.rfind("。"), before.rfind(". "))
     if cut >= 0:
@@ -167,11 +233,9 @@ def _window(text: str, start: int, end: int, extra: str) -> str:
     window = before + " " + after
     if extra:
         window = f"{window} {extra}"
-    _last = (text, start, end, extra, window)
     return window
 
 
-_NEG = _compile(*_NEGATIVE)
 _CACHE: dict[str, Context] = {}
 
 
@@ -180,7 +244,5 @@ def context_for(type_id: str, *, negative: bool = True) -> Context:
     key = f"{type_id}/{negative}"
     found = _CACHE.get(key)
     if found is None:
-        english, chinese = _WORDS.get(type_id, ((), ()))
-        found = Context(_compile(english, chinese), _NEG if negative else None)
-        _CACHE[key] = found
+        found = _CACHE[key] = Context(type_id, negative)
     return found

@@ -18,6 +18,7 @@ Rules this module enforces:
 
 from __future__ import annotations
 
+import functools
 import re
 
 from stdnum import iban as _iban
@@ -27,7 +28,15 @@ from dta.classify._context import context_for
 from dta.classify._findings import Hit, Likelihood, cap_invalid, step
 from dta.classify._normalize import ALNUM_AFTER, ALNUM_BEFORE
 
-__all__ = ["IBAN_RE", "check_aba", "check_card", "iban_hit", "luhn_ok"]
+__all__ = [
+    "IBAN_RE",
+    "check_aba",
+    "check_card",
+    "iban_hit",
+    "iban_mod97",
+    "iban_problem",
+    "luhn_ok",
+]
 
 _CARD_SHAPE = re.compile(r"[0-9]{13,19}|[0-9]{4}(?:[ -][0-9]{3,6}){2,4}")
 _CC = context_for("credit_card")
@@ -157,6 +166,32 @@ def check_aba(tok: str, digits: str, text: str, start: int, end: int, extra: str
     )
 
 
+_B36 = {c: str(int(c, 36)) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+
+
+def iban_mod97(compact: str) -> bool:
+    """ISO 13616 / ISO 7064 mod 97-10 over an upper-case IBAN without spaces."""
+    b36 = _B36
+    return int("".join([b36[c] for c in compact[4:] + compact[:4]])) % 97 == 1
+
+
+@functools.lru_cache(maxsize=4096)
+def iban_problem(compact: str) -> str:
+    """Why ``compact`` is not a valid IBAN ("" when it is).
+
+    The mod-97 check runs first in pure Python (one ``int`` conversion), so the lookalikes that
+    make up most IBAN-shaped text never reach python-stdnum; a passing value is confirmed by
+    stdnum for its country's length and BBAN format. Results are cached per value.
+    """
+    if not iban_mod97(compact):
+        return "IBAN-shaped; ISO 13616 mod-97 check fails"
+    try:
+        _iban.validate(compact)
+    except ValidationError as exc:
+        return f"IBAN-shaped; {type(exc).__name__} (country length or format)"
+    return ""
+
+
 IBAN_RE = re.compile(
     ALNUM_BEFORE + r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?" + ALNUM_AFTER
 )
@@ -168,20 +203,11 @@ def iban_hit(text: str, m: re.Match[str], extra: str) -> Hit | None:
     compact = raw.replace(" ", "")
     start, end = m.span()
     ctx = _IBAN_CTX.score(text, start, end, extra)
-    try:
-        _iban.validate(compact)
-    except ValidationError as exc:
+    problem = iban_problem(compact)
+    if problem:
         if ctx <= 0:
             return None
-        return Hit(
-            start,
-            end,
-            "iban",
-            Likelihood.VERY_UNLIKELY,
-            "invalid",
-            f"IBAN-shaped; {type(exc).__name__} (mod 97 or country format)",
-            compact,
-        )
+        return Hit(start, end, "iban", Likelihood.VERY_UNLIKELY, "invalid", problem, compact)
     like = Likelihood.VERY_LIKELY if ctx > 0 else Likelihood.LIKELY
     return Hit(
         start,

@@ -63,8 +63,7 @@ class ReportContext:
 
     def fingerprint(self, hit: Hit) -> bytes:
         """HMAC-SHA-256 of the hit's type and normalised value."""
-        msg = f"{hit.type}\x00{hit.norm}".encode()
-        return hmac.new(self.key, msg, hashlib.sha256).digest()
+        return hmac.digest(self.key, f"{hit.type}\x00{hit.norm}".encode(), "sha256")
 
     def key_id(self) -> str:
         """Public identifier of the fingerprint key."""
