@@ -13,8 +13,8 @@ Rules this module enforces:
   every core) and ``auto`` (the default): processes once the walk has found enough files to pay
   for starting them (1,000 when this process can be forked safely, 5,000 when fresh
   interpreters must be started), threads for smaller trees or where no process can be started.
-* Small files are batched (up to 128 a task; a directory of a few files is split so every worker
-  gets one, so four huge files use all cores); at most ``4 x workers`` tasks are in flight, so the
+* Small files are batched (up to 128 a task; a directory is split into at least two tasks per
+  worker, so four huge files use all cores); at most ``4 x workers`` tasks are in flight, so the
   walk never races far ahead and open descriptors stay bounded.
 * A progress display (rich, on stderr) is shown only when asked for or when stderr is a terminal.
 """
@@ -151,7 +151,7 @@ def _batches(files: list[tuple[str, str]], workers: int) -> Iterator[list[tuple[
     """Split a directory's files into batches: big enough to amortise the hand-off to a
     worker, small enough that a directory of a few (possibly huge) files spreads over all
     workers."""
-    size = max(1, min(_BATCH_FILES, -(-len(files) // (4 * workers))))
+    size = max(1, min(_BATCH_FILES, -(-len(files) // (2 * workers))))
     for start in range(0, len(files), size):
         yield files[start : start + size]
 

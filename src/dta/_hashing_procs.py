@@ -15,6 +15,7 @@ Rules this module enforces (the per-file checks are :mod:`dta._hashing_worker`'s
 * At most 4 tasks are in flight per worker and the parent never blocks writing to a worker
   (non-blocking sockets and ``poll``), so neither side can deadlock on full buffers; results are
   compact binary messages, not pickled objects.
+* Workers ignore SIGINT: on Ctrl-C the parent stops, kills and reaps them.
 * A worker that dies or sends a malformed message is dropped and its tasks are hashed by the
   parent with the same code, so results are never lost or invented. Workers are killed and reaped
   if the parent fails; none outlives the call.
@@ -91,10 +92,13 @@ def _child(sock_fd: int, root_fd: int) -> None:
     code = 1
     try:
         gc.disable()  # a collection would walk (and copy) the whole inherited heap
+        # The caller's descriptors (other workers' sockets, files holding flock locks, ...)
+        # must not stay open here: only the socket and the root are kept.
         low, high = sorted((sock_fd, root_fd))
+        limit = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else -1
         os.closerange(3, low)
         os.closerange(low + 1, high)
-        os.closerange(high + 1, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536)
+        os.closerange(high + 1, limit if limit > high else 1 << 20)
         _worker.serve(sock_fd, root_fd)
         code = 0
     finally:

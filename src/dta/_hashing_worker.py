@@ -27,6 +27,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import signal
 import stat
 import struct
 import sys
@@ -305,6 +306,7 @@ def serve(sock_fd: int, root_fd: int) -> None:
         sock_fd: This worker's end of the socket to the parent (blocking).
         root_fd: Descriptor of the tree's root.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent kills and reaps us
     cache = _DirCache()
     pending = bytearray()
     try:
