@@ -120,8 +120,13 @@ class AuditLog:
             SchemaError: the event is malformed or its record is over 65,535 bytes.
             StorageError: the store refused or failed (torn tail, disk error, ...).
         """
-        ((index, leaf),) = self.append_many([event], now=now)
-        return index, leaf
+        prepared = prepare_record(event, now=now)  # checked before the lock is taken
+
+        def build(n: int, prev: bytes) -> Sequence[bytes]:
+            return [prepared.line(n, prev)]  # the store hashes the line it writes
+
+        index, leaves = self._store.append(build)
+        return index, leaves[0]
 
     def append_many(
         self, events: Iterable[Mapping[str, Any]], *, now: datetime | None = None
@@ -142,13 +147,10 @@ class AuditLog:
         prepared = [prepare_record(event, now=now) for event in items]
 
         def build(n: int, prev: bytes) -> Sequence[bytes]:
-            if len(prepared) == 1:  # the store hashes the lines it writes; no chain to carry
-                return [prepared[0].line(n, prev)]
-            out = []
-            for offset, record in enumerate(prepared):
-                line = record.line(n + offset, prev)
-                prev = _sha256(b"\x00" + line).digest()
-                out.append(line)
+            out = [prepared[0].line(n, prev)]
+            for offset in range(1, len(prepared)):  # the store hashes every line it writes
+                prev = _sha256(b"\x00" + out[-1]).digest()
+                out.append(prepared[offset].line(n + offset, prev))
             return out
 
         start, leaves = self._store.append(build)
