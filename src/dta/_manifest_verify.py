@@ -15,6 +15,7 @@ Rules this module enforces:
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -30,6 +31,8 @@ __all__ = ["Finding", "TreeCheck", "check_items", "iter_items", "verify_tree"]
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX_DIGITS = b"0123456789abcdef"
+_PATH, _SIZE = operator.itemgetter("path"), operator.itemgetter("size")
+_DIGEST, _SHA256 = operator.itemgetter("digest"), operator.itemgetter("sha256")
 
 
 @attrs.frozen
@@ -162,10 +165,10 @@ def check_items(manifest_signed: Any) -> tuple[Finding, ...]:
 
 def _bulk_expected(items: list[Any]) -> _Expected | None:
     """All items proven well-formed with C-speed whole-list checks, or None (check one by one)."""
-    try:
-        paths = [item["path"] for item in items]
-        sizes = [item["size"] for item in items]
-        hexes = [item["digest"]["sha256"] for item in items]
+    try:  # C-level maps; anything but mappings with these members raises here
+        paths = list(map(_PATH, items))
+        sizes = list(map(_SIZE, items))
+        hexes = list(map(_SHA256, map(_DIGEST, items)))
     except (TypeError, KeyError, IndexError):
         return None
     if not items:
