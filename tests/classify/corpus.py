@@ -174,6 +174,24 @@ class Generator:
         body = "91" + self.r.choice(_REGIONS) + org
         return body + uscc_check(body)
 
+    def cn_uscc_letter(self) -> str:
+        """A USCC whose registration authority is a letter (A: CMC, N: agriculture, Y: other)."""
+        org = "".join(self.r.choice(_USCC_ALPHA) for _ in range(9))
+        body = self.r.choice(["A1", "A9", "N2", "N3", "Y1"]) + self.r.choice(_REGIONS) + org
+        return body + uscc_check(body)
+
+    def passport_number(self) -> str:
+        return self.r.choice(
+            [
+                "E" + self.digits(8),
+                "G" + self.digits(8),
+                "E" + self.r.choice("ABCDEFGH") + self.digits(7),
+                self.r.choice("123456789") + self.digits(8),
+                self.r.choice("CFGHJK")
+                + "".join(self.r.choice("CFGHJK0123456789") for _ in range(8)),
+            ]
+        )
+
     def cn_mobile(self) -> str:
         num = self.r.choice(_CN_SEG) + self.digits(8)
         style = self.r.random()
@@ -317,6 +335,10 @@ class Generator:
                 "内部网络 分析",
                 "the secret of good data is care",
                 "pkg@1.2.3",
+                f"passport issued {self.r.randint(2010, 2024)}0{self.r.randint(1, 9)}"
+                f"1{self.r.randint(0, 9)}",
+                "passport photo 2x2 in, 35x45 mm",
+                f"passport office room {self.digits(3)}",
                 "std::vector<int>",
             ]
         )
@@ -373,7 +395,14 @@ TEMPLATES: list[tuple[str, str, list[str], list[str]]] = [
     ("email", "email", ["Write to {v} please.", "contact {v}"], ["邮箱{v}，", "请发邮件到{v}。"]),
     ("ipv4", "ipv4", ["server at {v} is up", "allow host {v}"], ["服务器地址{v}"]),
     ("ipv6", "ipv6", ["IPv6 address {v} assigned", "host {v} ok"], ["地址{v}。"]),
+    ("cn_uscc", "cn_uscc_letter", ["registration credit code {v}"], ["统一社会信用代码：{v}"]),
     ("passport_mrz", "passport_mrz", ["Passport MRZ:\n{v}\nend"], ["护照机读区：\n{v}\n"]),
+    (
+        "passport_number",
+        "passport_number",
+        ["Passport No. {v} expires 2031.", "passport number: {v}", "PASSPORT # {v}"],
+        ["护照号码：{v}", "护照号 {v}"],
+    ),
     ("private_key", "private_key", ["key follows\n{v}\n"], ["私钥如下\n{v}\n"]),
     (
         "aws_access_key",
@@ -536,6 +565,11 @@ def json_records(g: Generator, n: int) -> tuple[str, list[tuple[str, str, str]]]
                 rec["identity"]["resident_id"],
             ),
             (f"/records/{i}/company/uscc", "cn_uscc", rec["company"]["uscc"]),
+            (
+                f"/records/{i}/identity/passport_no",
+                "passport_number",
+                rec["identity"]["passport_no"],
+            ),
             (f"/records/{i}/company/ein", "us_ein", rec["company"]["ein"]),
         ]
     return json.dumps({"records": records}, ensure_ascii=False, indent=1), labels

@@ -40,12 +40,13 @@ from dta.classify._detectors_national import (
     mrz_hit,
     uscc_hit,
 )
+from dta.classify._detectors_passport import passport_hit
 from dta.classify._detectors_secrets import VALUE_RE, aws_hit, jwt_hit, pem_hit, secret_hit
 from dta.classify._findings import Hit, Likelihood
 
 __all__ = ["DETECTOR_TYPES", "DETECTOR_VERSION", "MAX_MATCH", "scan"]
 
-DETECTOR_VERSION = "1.0"
+DETECTOR_VERSION = "1.1"  # 1.1: passport_number; USCC authority codes A, N, Y
 DETECTOR_TYPES = (
     "aba_routing",
     "aws_access_key",
@@ -62,6 +63,7 @@ DETECTOR_TYPES = (
     "ipv6",
     "jwt",
     "passport_mrz",
+    "passport_number",
     "phone",
     "private_key",
     "secret_assignment",
@@ -127,6 +129,9 @@ _SIMPLE = {
     "Trade Secret": "Trade Secret",
     "内部": "内部",
     "P<": "P<",
+    "assport": "passport",
+    "ASSPORT": "PASSPORT",
+    "护照": "护照",
 }
 _PHRASES = (
     ("Company Confidential", 8),
@@ -246,6 +251,8 @@ def _pass_numeric(text: str, extra: Extra, out: list[Hit]) -> None:
 
 def _keyword_hit(text: str, pos: int, word: str, extra: Extra) -> Hit | None:
     c = word[0]
+    if word in ("passport", "PASSPORT", "护照"):
+        return passport_hit(text, pos, word)
     if word == "P<":
         mm = MRZ_RE.match(text, pos)
         return mrz_hit(text, mm, extra(pos) if extra else "") if mm is not None else None

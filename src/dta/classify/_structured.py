@@ -3,7 +3,8 @@
 Rules this module enforces:
 
 * A value in a column / member named like a secret (``password``, ``api_key``, ``密码``) is
-  checked as a secret assignment (length, placeholder and entropy rules).
+  checked as a secret assignment (length, placeholder and entropy rules); a value in a column /
+  member named like a passport (``passport_no``, ``护照号``) as a passport number.
 * CSV/TSV: the first row is the header; every cell is scanned with its column name as extra
   context (``ssn``, ``身份证号`` ...), each finding is located by 1-based data row and column
   (name and 0-based index), and each column gets its own verdict. Rows are batched into one
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from dta._json import loads
+from dta.classify._detectors_passport import is_passport_name, passport_field_hit
 from dta.classify._detectors_secrets import is_secret_name, value_hit
 from dta.classify._engine import scan
 from dta.classify._normalize import normalize
@@ -72,11 +74,16 @@ class _Batch:
         hits = scan(joined, extra)
         taken = {bisect.bisect_right(starts, h.start) - 1 for h in hits}
         for i, (_, _, name) in enumerate(meta):
-            if i not in taken and name and is_secret_name(name):
-                end = starts[i + 1] - 1 if i + 1 < len(starts) else len(joined)
+            if i in taken or not name:
+                continue
+            end = starts[i + 1] - 1 if i + 1 < len(starts) else len(joined)
+            hit = None
+            if is_secret_name(name):
                 hit = value_hit(joined[starts[i] : end], starts[i], "value of a secret-named field")
-                if hit is not None:
-                    hits.append(hit)
+            if hit is None and is_passport_name(name):  # "passport" also reads as "pass"
+                hit = passport_field_hit(joined[starts[i] : end], starts[i])
+            if hit is not None:
+                hits.append(hit)
         for hit in hits:
             i = bisect.bisect_right(starts, hit.start) - 1
             location, column, _ = meta[i]
