@@ -86,9 +86,11 @@ def check_batch(lines: Sequence[bytes]) -> tuple[list[bytes], int, str] | None:
     """
     try:
         recs: list[Any] = list(map(_loads, lines))
-        for k, ok in enumerate(map(_line_ok, lines, recs)):
-            if not ok:
-                check_record(recs[k])
+        oks = list(map(_line_ok, lines, recs))
+        if not all(oks):  # the full check decides where the line check could not
+            for rec, ok in zip(recs, oks, strict=True):
+                if not ok:
+                    check_record(rec)
     except Error:
         return None
     indices = list(map(_index, recs))
