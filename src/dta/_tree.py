@@ -146,19 +146,17 @@ def _scan_dir(
     except OSError as exc:
         unsafe.append(UnsafeEntry(prefix.rstrip("/") or ".", "unreadable", _why(exc)))
         return []
-    names: list[str] = []
-    rest: list[os.DirEntry[str]] = []
-    for entry in entries:
-        try:
-            # The type comes from the directory entry (d_type; lstat where the file system
-            # does not report it): never from following a link.
-            regular = entry.is_file(follow_symlinks=False)
-        except OSError:
-            regular = False  # reported below
-        if regular:
-            names.append(entry.name)
-        else:
-            rest.append(entry)
+    # The type comes from the directory entry (d_type; lstat where the file system does not
+    # report it): never from following a link.
+    try:
+        regular = [entry.is_file(follow_symlinks=False) for entry in entries]
+    except OSError:  # lstat failed for some entry: those are reported one by one below
+        regular = [_is_file(entry) for entry in entries]
+    if all(regular):
+        names, rest = [entry.name for entry in entries], []
+    else:
+        names = [entry.name for entry, reg in zip(entries, regular, strict=True) if reg]
+        rest = [entry for entry, reg in zip(entries, regular, strict=True) if not reg]
     rels = [prefix + name for name in names]
     if (known and all(map(known.__contains__, rels))) or plain_names(prefix, names):
         files = list(zip(names, rels, strict=True))  # all proven safe in bulk
@@ -173,6 +171,13 @@ def _scan_dir(
     for entry in rest:
         _other_entry(entry, handle, prefix, stack=stack, unsafe=unsafe, known=known)
     return files
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False  # reported by _other_entry
 
 
 def _other_entry(
