@@ -97,22 +97,37 @@ class Collector:
             col = self.columns[name] = _Column(index)
         return col
 
-    def add(self, hit: Hit, location: dict[str, Any], column: str | None = None) -> None:
-        """Record one hit found at ``location``."""
+    def wants_detail(self, hit: Hit) -> bool:
+        """True when :meth:`add` would record a detail for ``hit`` (so it needs a location)."""
+        return hit.likelihood >= self.ctx.report_min and len(self.details) < self.ctx.max_details
+
+    def add(self, hit: Hit, location: dict[str, Any] | None, column: str | None = None) -> None:
+        """Record one hit found at ``location``.
+
+        ``location`` may be None when :meth:`wants_detail` is False for the hit (streaming
+        callers skip computing line/column/byte offsets for hits that are only counted). The
+        HMAC fingerprint is computed only when a detail or a data-subject count needs it.
+        """
         key = (hit.type, hit.variant, int(hit.likelihood))
-        self.counts[key] += 1
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
         if column is not None:
             self.column(column).counts[key] += 1
         ctx = self.ctx
-        if hit.likelihood < ctx.fp_min:
+        like = hit.likelihood
+        if like < ctx.fp_min:
+            return
+        subject = like >= Likelihood.LIKELY and hit.type in ctx.policy.subject_types
+        detail = like >= ctx.report_min
+        if detail and len(self.details) >= ctx.max_details:
+            self.omitted += 1
+            detail = False
+        if not (subject or detail):
             return
         fp = ctx.fingerprint(hit)
-        if hit.likelihood >= Likelihood.LIKELY and hit.type in ctx.policy.subject_types:
+        if subject:
             self.fps.setdefault(hit.type, set()).add(fp[:8])
-        if hit.likelihood < ctx.report_min:
-            return
-        if len(self.details) >= ctx.max_details:
-            self.omitted += 1
+        if not detail:
             return
         entry: dict[str, Any] = {
             "type": hit.type,

@@ -109,13 +109,15 @@ def scan_stream(
             start = base + hit.start
             if start < accept_from or start >= accept_to:
                 continue
+            if not collector.wants_detail(hit):
+                collector.add(hit, None)  # counted only: no location needed
+                continue
             loc.advance(orig, base, start)
-            text = orig[hit.start : hit.end]
             location = {
                 "line": loc.line,
                 "column": start - loc.line_start + 1,
                 "offset": loc.byte,
-                "length": len(text),
+                "length": hit.end - hit.start,
             }
             collector.add(hit, location)
         loc.advance(orig, base, accept_to)
