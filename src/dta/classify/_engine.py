@@ -7,10 +7,13 @@ Rules this module enforces:
   engine skips non-digits in C; boundaries are checked by look-behind *after* the first
   character. Everything else is located with ``str.find`` (AWS key-id prefixes: one regex with
   a literal first character): case-sensitive keyword anchors
-  (credential prefixes, PEM, TLP, markings, EAR99/ITAR/USML, ``P<`` for passport MRZs), ``eyJ``
-  (JWT), ``@`` (e-mail) and assignment operators ``=``/``:``/``：`` (secrets, IPv6).
+  (credential prefixes, PEM, TLP, markings, EAR99/ITAR/USML, ``P<`` for passport MRZs,
+  passport/护照 for bare passport numbers), ``eyJ`` (JWT), ``@`` (e-mail) and assignment
+  operators ``=``/``:``/``：`` (secrets, IPv6); keywords with a rare character (``<``, ``:``,
+  ``内``, ``护``) are found through that one character (memchr speed).
 * A numeric token glued to ASCII letters is not an identifier, except the shapes that legally
-  contain letters: IBAN (two letters before), USCC and ECCN (letters after).
+  contain letters: IBAN (two letters before), USCC (a registration-authority letter A/N/Y
+  before, letters after) and ECCN (letters after).
 * Overlapping hits are resolved by likelihood, then checksum-validated before rule-only, then
   length; the loser is dropped, so one value is reported once.
 * The engine sees normalised text only (see :mod:`dta.classify._normalize`); offsets it returns
