@@ -151,12 +151,34 @@ _IP6_AHEAD = re.compile(r":(?=:|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)")
 _ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 
 
+# The checkers that can accept a token with n digits (same order as _CHECKERS, so ties resolve
+# as before): card 13-19, resident id 15/17+X/18, SSN/ITIN/EIN and ABA 9, phone 7-15; IPv4
+# (4-12 digits) is added only for dotted tokens.
+_APPLIES = {
+    check_card: range(13, 20),
+    check_cn_id: (15, 17, 18),
+    check_us_tax: (9,),
+    check_aba: (9,),
+    check_phone: range(7, 16),
+}
+_BY_DIGITS = tuple(
+    tuple(c for c in _CHECKERS if c in _APPLIES and n in _APPLIES[c]) for n in range(20)
+)
+_BY_DIGITS_DOTTED = tuple(
+    tuple(c for c in _CHECKERS if c is check_ipv4 or (c in _APPLIES and n in _APPLIES[c]))
+    for n in range(20)
+)
+
+
 def _numeric(text: str, tok: str, s: int, e: int, ex: str) -> Hit | None:
     digits = tok if tok.isdigit() else _NON_DIGIT.sub("", tok)
     if tok[-1] in "Xx" and len(digits) == 17:
         digits = tok[:-1] if tok[:-1].isdigit() else digits
+    n = len(digits)
+    if n >= 20:
+        return None
     best: Hit | None = None
-    for check in _CHECKERS:
+    for check in (_BY_DIGITS_DOTTED if "." in tok else _BY_DIGITS)[n]:
         hit = check(tok, digits, text, s, e, ex)
         if hit is not None and (best is None or hit.likelihood > best.likelihood):
             best = hit
