@@ -157,6 +157,16 @@ def _index() -> tuple[
 
 
 _PLAIN, _PHRASES, _CHINESE = _index()
+_PHRASE_FIRSTS = frozenset(first for first, _, _ in _PHRASES)
+# Chinese words: one look-ahead pass finds, at every position, the longest word starting
+# there; each word stands for the types of every word that is a prefix of it, so nothing a
+# per-word search would find is lost.
+_CJK_RX = re.compile(
+    "(?=(" + "|".join(re.escape(w) for w in sorted(_CHINESE, key=len, reverse=True)) + "))"
+)
+_CJK_TYPES = {
+    w: frozenset().union(*(t for v, t in _CHINESE.items() if w.startswith(v))) for w in _CHINESE
+}
 
 
 def _analyse(window: str) -> frozenset[str]:
@@ -173,13 +183,13 @@ def _analyse(window: str) -> frozenset[str]:
         types = plain.get(word)
         if types is not None:
             found |= types
-    for first, rx, types in _PHRASES:
-        if first in runs and not types <= found and rx.search(lower):
-            found |= types
-    if not window.isascii():
-        for word, types in _CHINESE.items():
-            if word in window:
+    if not runs.isdisjoint(_PHRASE_FIRSTS):
+        for first, rx, types in _PHRASES:
+            if first in runs and not types <= found and rx.search(lower):
                 found |= types
+    if not window.isascii():
+        for word in _CJK_RX.findall(window):
+            found |= _CJK_TYPES[word]
     return frozenset(found)
 
 
@@ -202,6 +212,8 @@ class Context:
         return 0
 
 
+_STOP = re.compile(r"\n|。|\. ")
+_LAST_STOP = re.compile(r"(?s:.*)(?:\n|。|\.(?= ))")  # ends just after the last stop
 _EMPTY: frozenset[str] = frozenset()
 _last: tuple[str, int, int, str, frozenset[str]] = ("", -1, -1, "", _EMPTY)
 
@@ -222,14 +234,14 @@ def _context_words(text: str, start: int, end: int, extra: str) -> frozenset[str
 
 def _window(text: str, start: int, end: int, extra: str) -> str:
     """The context window of a match: cut at line and sentence ends, plus ``extra``."""
-    before = text[max(0, start - BEFORE) : start]
-    cut = max(before.rfind("\n"), before.rfind("。"), before.rfind(". "))
-    if cut >= 0:
-        before = before[cut + 1 :]
+    before = text[start - BEFORE if start > BEFORE else 0 : start]
+    m = _LAST_STOP.match(before)
+    if m is not None:
+        before = before[m.end() :]
     after = text[end : end + AFTER]
-    stops = [i for i in (after.find("\n"), after.find("。"), after.find(". ")) if i >= 0]
-    if stops:
-        after = after[: min(stops)]
+    m = _STOP.search(after)
+    if m is not None:
+        after = after[: m.start()]
     window = before + " " + after
     if extra:
         window = f"{window} {extra}"
