@@ -7,8 +7,9 @@ Rules this module enforces:
   UnionPay 62). Luhn + known issuer -> LIKELY (VERY_LIKELY with card context); Luhn with an unknown
   issuer -> POSSIBLE; Luhn failure -> at most UNLIKELY (UnionPay numbers, which are not always
   Luhn-valid, stay POSSIBLE only with card context, never LIKELY).
-* ``iban``: country code, check digits, BBAN; ISO 13616 mod-97 and the country's length and BBAN
-  format (python-stdnum). Valid -> LIKELY / VERY_LIKELY with context; invalid -> VERY_UNLIKELY.
+* ``iban``: country code, check digits, BBAN; ISO 13616 mod-97 (pure Python, first) and the
+  country's length and BBAN format (python-stdnum, only for mod-97-valid values; cached per
+  value). Valid -> LIKELY / VERY_LIKELY with context; invalid -> VERY_UNLIKELY.
 * ``aba_routing``: 9 digits, ABA 3-7-1 checksum and a valid Federal Reserve prefix; a bare
   9-digit number is ambiguous, so without routing/bank context it stays POSSIBLE.
 """

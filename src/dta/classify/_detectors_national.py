@@ -3,7 +3,8 @@
 Rules this module enforces:
 
 * ``us_ssn``: ``AAA-GG-SSSS`` (or 9 bare digits with SSN context); area not 000, 666 or 9xx,
-  group not 00, serial not 0000, known advertising numbers rejected (python-stdnum). An SSN
+  group not 00, serial not 0000 (pure Python first), known advertising numbers rejected
+  (python-stdnum, only for numbers that pass the rules; verdicts cached per value). An SSN
   cannot be told from any 9-digit number by its digits, so it needs SSN context to reach
   LIKELY; a dashed valid SSN without context is POSSIBLE.
 * ``us_itin``: ``9XX-GG-SSSS`` with an IRS-assigned group (50-65, 70-88, 90-92, 94-99); LIKELY
@@ -11,7 +12,8 @@ Rules this module enforces:
 * ``us_ein``: ``NN-NNNNNNN`` with an IRS campus prefix (python-stdnum); LIKELY only with
   employer/tax context.
 * ``cn_resident_id``: 18 characters (GB 11643-1999 MOD 11-2 check character, ``X`` or ``x``), a
-  real birth date and a known region prefix (python-stdnum); legacy 15-digit numbers are checked
+  real birth date (both checked in pure Python) and a known region prefix (python-stdnum's
+  table); legacy 15-digit numbers are checked
   for region and birth date (no checksum exists) and reach LIKELY only with ID context.
 * ``cn_uscc``: 18 characters, GB 32100-2015 mod-31 check character; the first character is an
   assigned registration-authority code (1-9, A, N, Y), so codes issued by the CMC (A), agriculture
