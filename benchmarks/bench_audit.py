@@ -38,6 +38,8 @@ from dta.audit import AuditLog
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 AREA = "audit"
+#: SQLite schema-2 log (ADR 0058); a cached schema-1 ``log.db`` would be migrated, not native.
+SQLITE_LOG = "log-v2.db"
 
 
 def _event(i: int, pad: int) -> dict[str, object]:
@@ -153,13 +155,13 @@ def _build(size: int) -> Path:
     """Build (once) the cached JSONL and SQLite logs of ``size`` records."""
     d = CACHE / f"audit-{size}"
     marker = d / "done.json"
-    if marker.exists():
+    if marker.exists() and (d / SQLITE_LOG).exists():
         return d
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
     chunk = 10_000
     roots = []
-    for url in (str(d / "log.jsonl"), f"sqlite:{d / 'log.db'}"):
+    for url in (str(d / "log.jsonl"), f"sqlite:{d / SQLITE_LOG}"):
         with AuditLog.open(url, durability="none", create=True) as log:
             for start in range(0, size, chunk):
                 stop = min(size, start + chunk)
@@ -293,7 +295,7 @@ def _proof_rows(d: Path, size: int) -> list[Row]:
     rows = []
     for kind, url in (
         ("JSONL sidecar", str(d / "log.jsonl")),
-        ("SQLite", f"sqlite:{d / 'log.db'}"),
+        ("SQLite", f"sqlite:{d / SQLITE_LOG}"),
     ):
         with AuditLog.open(url) as log:
             ms = _timed_median(lambda i, lg=log: lg.prove_inclusion(i, size), idx)
