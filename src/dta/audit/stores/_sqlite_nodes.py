@@ -110,21 +110,26 @@ def inclusion_plan(index: int, size: int) -> Plan:
         ProofError: ``index`` is not inside the tree (as :func:`inclusion_proof` says).
     """
     inclusion_proof_length(index, size)  # argument checks with the merkle module's messages
+    # Below the level where index and size - 1 first differ, every sibling is a perfect subtree
+    # except possibly a right one cut by the tree's end (then MTH of the rest of the tree);
+    # above it, the path runs along the right edge and has a left sibling where index has a 1.
+    inner = (index ^ (size - 1)).bit_length()
     plan: Plan = []
-    start, n = 0, size
-    while n > 1:
-        k = 1 << ((n - 1).bit_length() - 1)
-        entry: list[tuple[int, int]] = []
-        if index - start < k:
-            _split(start + k, n - k, entry)
-            n = k
+    for level in range(inner):
+        j = (index >> level) ^ 1
+        if (j + 1) << level <= size:
+            plan.append([(level, j)])
         else:
-            level = k.bit_length() - 1
-            entry.append((level, start >> level))
-            start += k
-            n -= k
-        plan.append(entry)
-    plan.reverse()
+            entry: list[tuple[int, int]] = []
+            _split(j << level, size - (j << level), entry)
+            plan.append(entry)
+    rest = index >> inner
+    level = inner
+    while rest:
+        if rest & 1:
+            plan.append([(level, rest - 1)])
+        rest >>= 1
+        level += 1
     return plan
 
 
