@@ -48,7 +48,9 @@ def _compile(source: Path, target: Path) -> str | None:
                 return f"{argv[0]}: {exc}"
             if done.returncode != 0:
                 lines = (done.stderr or done.stdout).strip().splitlines()
-                return lines[-1] if lines else f"{argv[0]} exited with {done.returncode}"
+                errors = [line for line in lines if "error" in line.lower()]
+                first = (errors or lines or [f"{argv[0]} exited with {done.returncode}"])[0]
+                return first.strip()
     return None
 
 
@@ -59,10 +61,17 @@ class SpeedupsBuildHook(BuildHookInterface):  # type: ignore[misc]
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         """Compile the extension and register it with the wheel being built."""
-        if self.target_name != "wheel" or os.environ.get("DTA_NO_SPEEDUPS"):
+        if self.target_name != "wheel":
             return
         source = Path(self.root) / _SOURCE
         suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+        if version == "editable":
+            # A module left by an earlier editable build would still be imported: remove it
+            # first, so a skipped or failed build really runs the pure-Python checks.
+            for stale in source.parent.glob("_speedups*" + suffix[suffix.rfind(".") :]):
+                stale.unlink()
+        if os.environ.get("DTA_NO_SPEEDUPS"):
+            return
         if version == "editable":
             target = source.with_name("_speedups" + suffix)
         else:

@@ -141,10 +141,11 @@ def _previous(path: str | None) -> dict[str, str] | None:
 
 _hash_mode_option = click.option(
     "--hash-mode",
-    type=click.Choice(["threads", "processes"]),
-    default="threads",
+    type=click.Choice(["auto", "threads", "processes"]),
+    default="auto",
     show_default=True,
-    help="Hashing workers: threads, or forked processes (faster for many small files).",
+    help="Hashing workers: auto (processes for many small files, else threads), threads, or "
+    "processes.",
 )
 
 
