@@ -29,6 +29,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <string.h>
 
 static int
 is_scalar(PyObject *o, int allow_float)
@@ -206,7 +208,26 @@ scan_string(scan_t *s, int *escaped)
 {
     const unsigned char *p = s->p, *end = s->end;
     while (p < end) {
-        unsigned char c = *p;
+        unsigned char c;
+        /* Skip 8 plain ASCII bytes at a time: none >= 0x80, < 0x20, '"' or '\\' (SWAR tests;
+           each is non-zero exactly when some byte matches). */
+        while (end - p >= 8) {
+            uint64_t x, quote, slash;
+            memcpy(&x, p, 8);
+            quote = x ^ 0x2222222222222222ULL;
+            slash = x ^ 0x5C5C5C5C5C5C5C5CULL;
+            if (((x & 0x8080808080808080ULL) |
+                 ((x - 0x2020202020202020ULL) & ~x & 0x8080808080808080ULL) |
+                 ((quote - 0x0101010101010101ULL) & ~quote & 0x8080808080808080ULL) |
+                 ((slash - 0x0101010101010101ULL) & ~slash & 0x8080808080808080ULL)) != 0) {
+                break;
+            }
+            p += 8;
+        }
+        if (p >= end) {
+            break;
+        }
+        c = *p;
         if (c == '"') {
             s->p = p + 1;
             return 1;
