@@ -317,11 +317,7 @@ CASES: list[tuple[str, int | None, dict[str, str] | None]] = [
 
 
 # Bugs outside src/dta/_cli (reported to their owners); the case passes once they are fixed.
-KNOWN_BUGS = {
-    "classify dataset --policy signed.json": (
-        "dta.classify.load_policy raises KeyError('levels') on a JSON document that is not a policy"
-    ),
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _params() -> list[object]:

@@ -110,8 +110,15 @@ class Policy:
 
         Raises:
             SchemaError: The document does not match the policy schema.
-            ClassificationError: Names are duplicated or undeclared.
+            ClassificationError: Not a policy document, or names are duplicated or undeclared.
         """
+        kind = doc.get("_type")
+        if kind != "dta.classification-policy":
+            # schemas.validate checks a document against the schema of its own _type: a valid
+            # document of another kind must not get this far.
+            raise ClassificationError(
+                f"policy: /_type: expected 'dta.classification-policy', got {kind!r}"
+            )
         schemas.validate(doc)
         levels = tuple(lv["name"] for lv in doc["levels"])
         cats = [c["name"] for c in doc["categories"]]
