@@ -12,6 +12,7 @@ from store_kinds import event
 
 from dta._json import loads_canonical
 from dta.audit import AuditLog, MemoryTree, _verify, _verify_parallel, verify_lines
+from dta.audit._merkle import fold_peaks
 from dta.audit._record import build_line, line_fast_ok
 from dta.audit._verify_fast import _line_ok, check_batch, fold, range_nodes
 from dta.errors import JSONError
@@ -59,7 +60,7 @@ def test_range_nodes_fold_to_the_tree_roots_at_every_cut(start: int, data: st.Da
     for end, nodes in segments:
         size = fold(peaks, size, nodes)
         assert size == end
-        assert _verify._root(peaks) == TREE.root(end)
+        assert fold_peaks(peaks) == TREE.root(end)
 
 
 @SETTINGS

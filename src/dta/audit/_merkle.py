@@ -18,6 +18,7 @@ __all__ = [
     "NodeSource",
     "consistency_proof",
     "consistency_proof_length",
+    "fold_peaks",
     "inclusion_proof",
     "inclusion_proof_length",
     "leaf_hash",
@@ -31,6 +32,19 @@ HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 _sha256 = hashlib.sha256
+
+
+def fold_peaks(peaks: Sequence[bytes]) -> bytes:
+    """Right fold of perfect-subtree hashes, largest (leftmost) first; ``EMPTY_ROOT`` for none.
+
+    This is the root of the tree (or the hash of the range) whose perfect subtrees are ``peaks``.
+    """
+    if not peaks:
+        return EMPTY_ROOT
+    acc = peaks[-1]
+    for h in reversed(peaks[:-1]):
+        acc = _sha256(b"\x01" + h + acc).digest()
+    return acc
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -103,10 +117,7 @@ def _range_hash(src: NodeSource, start: int, end: int) -> bytes:
         peaks.append(_perfect(src, start, size))
         start += size
         count -= size
-    acc = peaks[-1]
-    for h in reversed(peaks[:-1]):
-        acc = _sha256(b"\x01" + h + acc).digest()
-    return acc
+    return fold_peaks(peaks)
 
 
 def root(size: int, src: NodeSource) -> bytes:

@@ -6,13 +6,13 @@ import hashlib
 from collections.abc import Iterable
 
 from dta.audit._merkle import (
-    EMPTY_ROOT,
     HASH_SIZE,
     Node,
     NodeSource,
     _check_size,
     _perfect,
     consistency_proof,
+    fold_peaks,
     inclusion_proof,
     root,
 )
@@ -128,13 +128,7 @@ class RootBuilder:
 
     def root(self) -> bytes:
         """Root hash of the leaves appended so far (``EMPTY_ROOT`` when empty)."""
-        peaks = self._peaks
-        if not peaks:
-            return EMPTY_ROOT
-        acc = peaks[-1]
-        for h in reversed(peaks[:-1]):
-            acc = _sha256(b"\x01" + h + acc).digest()
-        return acc
+        return fold_peaks(self._peaks)
 
 
 class MemoryTree:

@@ -41,7 +41,7 @@ from typing import Any
 import attrs
 
 from dta._json import loads_canonical
-from dta.audit._merkle import EMPTY_ROOT
+from dta.audit._merkle import fold_peaks
 from dta.audit._record import MAX_LINE, check_record, line_fast_ok
 from dta.audit._verify_fast import check_batch, fold, range_nodes
 from dta.errors import CanonicalError, Error, TamperError
@@ -228,16 +228,6 @@ def verify_lines(lines: Iterable[bytes], trusted: Iterable[Any] = ()) -> VerifyR
     return VerifyReport(True, st.i, st.root(), None, tuple(st.matched))
 
 
-def _root(peaks: list[bytes]) -> bytes:
-    """Root of the tree whose perfect subtrees (largest first) are ``peaks``."""
-    if not peaks:
-        return EMPTY_ROOT
-    acc = peaks[-1]
-    for h in reversed(peaks[:-1]):
-        acc = _sha256(b"\x01" + h + acc).digest()
-    return acc
-
-
 class _State:
     """Verifier position: records checked, last leaf, Merkle peaks, checkpoints matched."""
 
@@ -258,7 +248,7 @@ class _State:
         return other
 
     def root(self) -> bytes:
-        return _root(self.peaks)
+        return fold_peaks(self.peaks)
 
     def at_checkpoints(self, cps: list[tuple[int, bytes]]) -> bool:
         """Match every checkpoint of the current size; False at the first root that differs."""
@@ -285,7 +275,7 @@ def _replay(it: Iterator[bytes], cps: list[tuple[int, bytes]], st: _State) -> Ve
     fast_ok = line_fast_ok
 
     def tree_root() -> bytes:
-        return _root(peaks)
+        return fold_peaks(peaks)
 
     def checkpoint_fault(size: int) -> Fault | None:
         nonlocal c

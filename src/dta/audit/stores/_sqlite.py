@@ -33,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from dta.audit._merkle import EMPTY_ROOT
+from dta.audit._merkle import EMPTY_ROOT, fold_peaks
 from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
 from dta.audit.stores._sqlite_nodes import (
     MIGRATE_V1,
@@ -41,7 +41,6 @@ from dta.audit.stores._sqlite_nodes import (
     Frontier,
     Plan,
     consistency_plan,
-    fold,
     inclusion_plan,
     root_plan,
 )
@@ -387,7 +386,7 @@ class SQLiteStore:
     def _resolve(self, plan: Plan) -> list[bytes]:
         found = self._fetch([key for entry in plan for key in entry])
         return [
-            found[entry[0]] if len(entry) == 1 else fold([found[k] for k in entry])
+            found[entry[0]] if len(entry) == 1 else fold_peaks([found[k] for k in entry])
             for entry in plan
         ]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 
-from dta.audit._merkle import EMPTY_ROOT, consistency_proof_length, inclusion_proof_length
+from dta.audit._merkle import consistency_proof_length, inclusion_proof_length
 from dta.errors import ProofError
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "Frontier",
     "Plan",
     "consistency_plan",
-    "fold",
     "inclusion_plan",
     "root_plan",
     "row_of",
@@ -161,16 +160,6 @@ def consistency_plan(old: int, new: int) -> Plan:
         plan.append([(level, start >> level)])
     plan.reverse()
     return plan
-
-
-def fold(hashes: list[bytes]) -> bytes:
-    """Right fold of subtree hashes, largest (leftmost) first; ``EMPTY_ROOT`` for none."""
-    if not hashes:
-        return EMPTY_ROOT
-    acc = hashes[-1]
-    for h in reversed(hashes[:-1]):
-        acc = _sha256(b"\x01" + h + acc).digest()
-    return acc
 
 
 class Frontier:
