@@ -59,9 +59,9 @@ import orjson
 
 from dta._json_jcs import MAX_DEPTH, MAX_SAFE_INTEGER, encode
 from dta._json_strict import parse as _strict_parse
-from dta._json_walk import canonical_line as _canonical_line
 from dta._json_walk import levels as _levels
 from dta._json_walk import order_safe as _order_safe
+from dta._json_walk import parse_canonical as _parse_canonical
 from dta.errors import CanonicalError, JSONError
 
 __all__ = [
@@ -89,6 +89,7 @@ _ORJSON_OPTIONS = (
 )
 _orjson_dumps = orjson.dumps
 _orjson_loads = orjson.loads
+_NOT_PROVED = object()  # parse_canonical's answer for "not proved"
 
 
 class _Reject(Exception):
@@ -262,7 +263,7 @@ def loads_canonical(
 
     This is the audit-log verifier's check ``canonical_bytes(loads(line)) == line`` done fast.
     With the C extension, a one-pass scanner proves most lines canonical from their bytes and
-    orjson only builds the value. Otherwise (or where the scanner cannot decide) orjson parses
+    builds the value in the same pass. Otherwise (or where the scanner cannot decide) orjson parses
     and re-serialises (sorted keys, 53-bit integers); if that gives ``line`` back, and the value
     passes the fast path's walk (no float, at most MAX_DEPTH deep) and is safe for the UTF-16
     member order, then ``line`` is the JCS form of the value (module docstring), and
@@ -289,10 +290,12 @@ def loads_canonical(
     else:
         raw = line if isinstance(line, bytes) else bytes(line)
     if len(raw) <= max_size:
-        if _canonical_line is not None and _canonical_line(raw, MAX_DEPTH):
-            # Proved canonical and within every loads rule (``_json_walk``): only the value is
-            # needed, and orjson parses the proved grammar exactly as loads would.
-            return _orjson_loads(raw)
+        if _parse_canonical is not None:
+            # Proved canonical and within every loads rule by the C scanner, which builds the
+            # value in the same pass (``_json_walk``); the default means "not proved".
+            value = _parse_canonical(raw, MAX_DEPTH, _NOT_PROVED)
+            if value is not _NOT_PROVED:
+                return value
         try:
             value = _orjson_loads(raw)
             out = _orjson_dumps(value, None, _ORJSON_OPTIONS)

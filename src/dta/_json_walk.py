@@ -13,8 +13,10 @@ Rules this module enforces:
 
 * Where the extension is built, :data:`canonical_line` also proves a whole line canonical from its
   bytes alone (a one-pass scanner; see ``_speedups.c`` for its grammar), which lets
-  ``loads_canonical`` skip the re-serialisation; without the extension it is ``None``. It only
-  ever answers "proved" or "not proved": the caller's precise path decides the rest.
+  ``loads_canonical`` skip the re-serialisation, and :data:`parse_canonical` builds the value of
+  such a line in the same pass (returning the caller's default where ``canonical_line`` would say
+  "not proved"); without the extension both are ``None``. They only ever answer "proved" or "not
+  proved": the caller's precise path decides the rest.
 * Both checks have a C version in the optional extension ``dta._speedups`` (built when a C
   compiler is present, docs/adr/0015) and a pure-Python version here; they give the same answers
   (differential tests) on every value whose member names are strings, so a build without a
@@ -73,6 +75,7 @@ def py_order_safe(data: bytes) -> bool:
 levels: Callable[[Any, int, bool], int] = py_levels
 order_safe: Callable[[bytes], bool] = py_order_safe
 canonical_line: Callable[[bytes, int], bool] | None = None
+parse_canonical: Callable[[bytes, int, object], Any] | None = None
 SPEEDUPS = False
 if not os.environ.get("DTA_PURE_PYTHON"):
     try:
@@ -83,4 +86,5 @@ if not os.environ.get("DTA_PURE_PYTHON"):
         levels = _speedups.levels
         order_safe = _speedups.order_safe
         canonical_line = _speedups.canonical_line
+        parse_canonical = _speedups.parse_canonical
         SPEEDUPS = True

@@ -39,7 +39,7 @@ def test_c_accelerator_built_where_a_compiler_exists() -> None:
     if shutil.which(cc) is None:
         pytest.skip("no C compiler on this machine")
     assert _json_walk.SPEEDUPS
-    assert _json._canonical_line is not None
+    assert _json._parse_canonical is not None
 
 
 class _Str(str):
@@ -228,7 +228,7 @@ def test_hostile_lines_decided_the_same_with_and_without_the_scanner(
             return (type(exc).__name__, str(exc))
 
     fast = outcome()
-    monkeypatch.setattr(_json, "_canonical_line", None)
+    monkeypatch.setattr(_json, "_parse_canonical", None)
     monkeypatch.setattr(_json, "_levels", _json_walk.py_levels)
     monkeypatch.setattr(_json, "_order_safe", _json_walk.py_order_safe)
     assert outcome() == fast
