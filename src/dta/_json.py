@@ -285,14 +285,18 @@ def loads_canonical(
         CanonicalError: The line is strict JSON but not its canonical form (with the offset of
             the first differing byte).
     """
+    if type(line) is bytes and _parse_canonical is not None and len(line) <= max_size:
+        # Proved canonical and within every loads rule by the C scanner, which builds the value
+        # in the same pass (``_json_walk``); the default means "not proved".
+        value = _parse_canonical(line, MAX_DEPTH, _NOT_PROVED)
+        if value is not _NOT_PROVED:
+            return value
     if isinstance(line, str):
         raw = line.encode("utf-8", "surrogatepass")  # a lone surrogate becomes invalid UTF-8
     else:
         raw = line if isinstance(line, bytes) else bytes(line)
     if len(raw) <= max_size:
-        if _parse_canonical is not None:
-            # Proved canonical and within every loads rule by the C scanner, which builds the
-            # value in the same pass (``_json_walk``); the default means "not proved".
+        if _parse_canonical is not None and type(line) is not bytes:
             value = _parse_canonical(raw, MAX_DEPTH, _NOT_PROVED)
             if value is not _NOT_PROVED:
                 return value
