@@ -223,6 +223,10 @@ def build_manifest(
     """
     if classification is None and default_level is None:
         raise UsageError("build_manifest: pass a classification report or a default level")
+    if classification is not None and not isinstance(classification, Mapping):
+        raise UsageError(
+            "build_manifest: classification must be a dta.classification-report object (a mapping)"
+        )
     if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 1:
         raise UsageError("build_manifest: sequence must be an integer >= 1")
     if previous is not None and not _HEX64.fullmatch(str(previous.get("sha256", ""))):

@@ -147,6 +147,13 @@ def test_no_report_and_no_level_is_usage_error(tmp_path: Path) -> None:
         _build(_tree(tmp_path), default_level=None)
 
 
+@pytest.mark.parametrize("report", [[], "report.json", 42])
+def test_report_that_is_not_an_object_is_usage_error(tmp_path: Path, report: object) -> None:
+    """A list, a path string or a number as the report: one UsageError, no AttributeError."""
+    with pytest.raises(UsageError, match="classification must be"):
+        _build(_tree(tmp_path), classification=report, default_level=None)
+
+
 def test_file_missing_from_report_rejected(tmp_path: Path) -> None:
     """A file the report does not cover is not silently given a level."""
     report = _report()
