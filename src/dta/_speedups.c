@@ -89,6 +89,21 @@ walk(PyObject *o, int level, int max_depth, int allow_float, int *deepest)
     return -1;
 }
 
+/* The max_depth argument as a long in 0..10000, or -1 with an exception set. */
+static long
+depth_arg(PyObject *arg)
+{
+    long max_depth = PyLong_AsLong(arg);
+    if (max_depth == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (max_depth < 0 || max_depth > 10000) {
+        PyErr_SetString(PyExc_ValueError, "max_depth must be in 0..10000");
+        return -1;
+    }
+    return max_depth;
+}
+
 static PyObject *
 speedups_levels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -100,12 +115,8 @@ speedups_levels(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "levels(value, max_depth, allow_float)");
         return NULL;
     }
-    max_depth = PyLong_AsLong(args[1]);
-    if (max_depth == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (max_depth < 0 || max_depth > 10000) {
-        PyErr_SetString(PyExc_ValueError, "max_depth must be in 0..10000");
+    max_depth = depth_arg(args[1]);
+    if (max_depth < 0) {
         return NULL;
     }
     allow_float = PyObject_IsTrue(args[2]);
@@ -167,12 +178,8 @@ speedups_canonical_line(PyObject *module, PyObject *const *args, Py_ssize_t narg
         PyErr_SetString(PyExc_TypeError, "canonical_line(data: bytes, max_depth: int)");
         return NULL;
     }
-    max_depth = PyLong_AsLong(args[1]);
-    if (max_depth == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (max_depth < 0 || max_depth > 10000) {
-        PyErr_SetString(PyExc_ValueError, "max_depth must be in 0..10000");
+    max_depth = depth_arg(args[1]);
+    if (max_depth < 0) {
         return NULL;
     }
     s.p = (const unsigned char *)PyBytes_AS_STRING(args[0]);
@@ -197,12 +204,8 @@ speedups_parse_canonical(PyObject *module, PyObject *const *args, Py_ssize_t nar
                         "parse_canonical(data: bytes, max_depth: int, default: object)");
         return NULL;
     }
-    max_depth = PyLong_AsLong(args[1]);
-    if (max_depth == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (max_depth < 0 || max_depth > 10000) {
-        PyErr_SetString(PyExc_ValueError, "max_depth must be in 0..10000");
+    max_depth = depth_arg(args[1]);
+    if (max_depth < 0) {
         return NULL;
     }
     b.s.p = (const unsigned char *)PyBytes_AS_STRING(args[0]);
