@@ -76,6 +76,7 @@ levels: Callable[[Any, int, bool], int] = py_levels
 order_safe: Callable[[bytes], bool] = py_order_safe
 canonical_line: Callable[[bytes, int], bool] | None = None
 parse_canonical: Callable[[bytes, int, object], Any] | None = None
+canonical_members: Callable[[bytes, int], int] | None = None
 SPEEDUPS = False
 if not os.environ.get("DTA_PURE_PYTHON"):
     try:
@@ -87,4 +88,5 @@ if not os.environ.get("DTA_PURE_PYTHON"):
         order_safe = _speedups.order_safe
         canonical_line = _speedups.canonical_line
         parse_canonical = _speedups.parse_canonical
+        canonical_members = _speedups.canonical_members
         SPEEDUPS = True

@@ -24,6 +24,10 @@
  *     (a scalar is one level); nothing after the value. False means "not proved" — the caller
  *     then decides on its precise path (floats, member names with escapes, ... are left to it).
  *
+ * canonical_members(data: bytes, max_depth: int) -> int
+ *     -1 where canonical_line(data, max_depth) is False; otherwise the number of members of the
+ *     outermost object (0 for an empty object or a value that is not an object).
+ *
  * parse_canonical(data: bytes, max_depth: int, default: object) -> object
  *     The value data holds when canonical_line(data, max_depth) is True (same grammar, same
  *     scanner, built in the same pass: _speedups_build.h); otherwise default.
@@ -167,28 +171,51 @@ speedups_order_safe(PyObject *module, PyObject *arg)
 #include "_speedups_scan.h"
 #include "_speedups_build.h"
 
+/* Scans args[0] (bytes) with max_depth args[1]: 1 proved, 0 not proved, -1 exception set. */
+static int
+scan_line(PyObject *const *args, Py_ssize_t nargs, const char *usage, scan_t *s)
+{
+    long max_depth;
+
+    if (nargs != 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return -1;
+    }
+    max_depth = depth_arg(args[1]);
+    if (max_depth < 0) {
+        return -1;
+    }
+    s->p = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    s->end = s->p + PyBytes_GET_SIZE(args[0]);
+    s->max_depth = (int)max_depth;
+    s->top_members = 0;
+    return scan_value(s, 1) && s->p == s->end;
+}
+
 static PyObject *
 speedups_canonical_line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     scan_t s;
-    long max_depth;
+    int proved = scan_line(args, nargs, "canonical_line(data: bytes, max_depth: int)", &s);
 
     (void)module;
-    if (nargs != 2 || !PyBytes_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "canonical_line(data: bytes, max_depth: int)");
+    if (proved < 0) {
         return NULL;
     }
-    max_depth = depth_arg(args[1]);
-    if (max_depth < 0) {
+    return PyBool_FromLong(proved);
+}
+
+static PyObject *
+speedups_canonical_members(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    scan_t s;
+    int proved = scan_line(args, nargs, "canonical_members(data: bytes, max_depth: int)", &s);
+
+    (void)module;
+    if (proved < 0) {
         return NULL;
     }
-    s.p = (const unsigned char *)PyBytes_AS_STRING(args[0]);
-    s.end = s.p + PyBytes_GET_SIZE(args[0]);
-    s.max_depth = (int)max_depth;
-    if (scan_value(&s, 1) && s.p == s.end) {
-        Py_RETURN_TRUE;
-    }
-    Py_RETURN_FALSE;
+    return PyLong_FromSsize_t(proved ? s.top_members : -1);
 }
 
 static PyObject *
@@ -211,6 +238,7 @@ speedups_parse_canonical(PyObject *module, PyObject *const *args, Py_ssize_t nar
     b.s.p = (const unsigned char *)PyBytes_AS_STRING(args[0]);
     b.s.end = b.s.p + PyBytes_GET_SIZE(args[0]);
     b.s.max_depth = (int)max_depth;
+    b.s.top_members = 0;
     b.error = 0;
     value = build_value(&b, 1);
     if (value == NULL) {
@@ -229,6 +257,8 @@ static PyMethodDef speedups_methods[] = {
     {"order_safe", speedups_order_safe, METH_O, "order_safe(data: bytes) -> bool"},
     {"canonical_line", (PyCFunction)(void (*)(void))speedups_canonical_line, METH_FASTCALL,
      "canonical_line(data: bytes, max_depth: int) -> bool"},
+    {"canonical_members", (PyCFunction)(void (*)(void))speedups_canonical_members, METH_FASTCALL,
+     "canonical_members(data: bytes, max_depth: int) -> int"},
     {"parse_canonical", (PyCFunction)(void (*)(void))speedups_parse_canonical, METH_FASTCALL,
      "parse_canonical(data: bytes, max_depth: int, default: object) -> object"},
     {NULL, NULL, 0, NULL},

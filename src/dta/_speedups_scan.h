@@ -18,6 +18,7 @@ typedef struct {
     const unsigned char *p;
     const unsigned char *end;
     int max_depth;
+    Py_ssize_t top_members; /* members of the outermost object scanned so far */
 } scan_t;
 
 static int scan_value(scan_t *s, int level);
@@ -265,6 +266,9 @@ scan_object(scan_t *s, int level)
         s->p++;
         if (!scan_value(s, level + 1)) {
             return 0;
+        }
+        if (level == 1) {
+            s->top_members++;
         }
         if (s->p >= s->end) {
             return 0;

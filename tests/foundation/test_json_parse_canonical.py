@@ -162,3 +162,19 @@ def test_loads_canonical_uses_the_one_pass_parser() -> None:
     assert _json._parse_canonical is not None
     line = rfc8785.dumps({"action": "transfer.sent", "index": 7})
     assert _same(_json.loads_canonical(line), {"action": "transfer.sent", "index": 7})
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), value=json_values(floats=True, max_leaves=12))
+def test_member_count_is_the_outermost_objects_and_minus_one_unless_proved(
+    data: st.DataObject, value: Any
+) -> None:
+    """canonical_members: -1 exactly where the scanner does not prove; else top-level members."""
+    assert speedups is not None
+    line = data.draw(st.one_of(st.just(rfc8785.dumps(value)), _mutations(rfc8785.dumps(value))))
+    count = speedups.canonical_members(line, MAX)
+    if not speedups.canonical_line(line, MAX):
+        assert count == -1
+        return
+    parsed = json.loads(line)
+    assert count == (len(parsed) if isinstance(parsed, dict) else 0)

@@ -236,15 +236,15 @@ _LINE_HEAD = re.compile(
     + rb'"\}),"details":\{'
 )
 _LINE_TAIL = re.compile(
-    rb',"index":(?:0|[1-9][0-9]{0,14}),"prev":"'
+    rb',"index":(?P<index>0|[1-9][0-9]{0,14}),"prev":"(?P<prev>'
     + _H
-    + rb'","spec_version":"1\.0","subject":\{"_type":"'
+    + rb')","spec_version":"1\.0","subject":\{"_type":"'
     + _T
     + rb'","digest":\{"sha256":"'
     + _H
     + rb'"\},"id":"'
     + _T
-    + rb'"\},"time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:'
+    + rb'"\},"time":"(?P<time>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:'
     + rb'[0-9]{2}(?:\.[0-9]{1,9})?Z)"\}\Z'
 )
 
@@ -268,7 +268,7 @@ def line_fast_ok(line: bytes, rec: Any) -> bool:
     if tail is None:
         return False
     try:
-        _iso(tail.group(1)[:19].decode())
+        _iso(tail["time"][:19].decode())
     except ValueError:
         return False
     return True

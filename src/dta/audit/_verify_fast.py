@@ -8,6 +8,15 @@ Rules this module enforces (docs/adr/0059):
   ``prev`` equal to the leaf hash of the line before. It never reads a sidecar or stored hash.
   It only ever says "clean" (leaves, first index, first ``prev``); on any anomaly it returns
   None and the caller replays the batch record by record to name the first bad index.
+* With the C extension, a line is checked without building its value (:func:`_record_line`,
+  docs/adr/0101): the scanner proves it canonical (every ``loads`` rule, floats refused, depth,
+  size) and counts the outermost object's members; the anchored head pattern fixes the first
+  five (``_type`` .. ``details``, whose value is an object), and the tail pattern matched at the
+  last ``,"index":`` up to the closing brace fixes the last five (in a proved JSON text that
+  text cannot lie inside a string, and the brace that ends the line closes the outermost
+  object). Ten members in all leaves nothing else, which is what ``line_fast_ok`` established
+  with ``len(rec) == 10``; ``index`` and ``prev`` come from the tail match. Any line this path
+  does not accept goes through the parsing path above, which decides.
 * The per-record work is done in C-level loops where possible (``map``, comprehensions, one
   ``hex`` of all leaves for the chain comparison), so the Python interpreter overhead per record
   stays small next to parsing and hashing.
@@ -26,7 +35,8 @@ from functools import partial
 from operator import itemgetter
 from typing import Any
 
-from dta._json import loads_canonical
+from dta._json import MAX_DEPTH, loads_canonical
+from dta._json_walk import canonical_members
 from dta.audit._record import _LINE_HEAD, _LINE_TAIL, ACTIONS, MAX_LINE, check_record
 from dta.errors import Error
 
@@ -71,19 +81,52 @@ def _line_ok(line: bytes, rec: Any) -> bool:
     if tail is None:
         return False
     try:
-        _iso(tail.group(1)[:19].decode())
+        _iso(tail["time"][:19].decode())
     except ValueError:
         return False
     return True
 
 
-def check_batch(lines: Sequence[bytes]) -> tuple[list[bytes], int, str] | None:
-    """Check a non-empty batch of consecutive lines.
+_MEMBERS = 10  # members of an audit record
 
-    Returns:
-        ``(leaf hashes, index of the first record, prev of the first record)`` when every line
-        is a valid canonical record and the batch is one unbroken chain; else None.
+
+def _record_line(line: bytes) -> tuple[int, str] | None:
+    """``(index, prev)`` of a line proved to be a valid canonical record without parsing it.
+
+    None means "not proved here" (the parsing path decides). Requires the C scanner.
     """
+    if len(line) > MAX_LINE or _members(line, MAX_DEPTH) != _MEMBERS:  # type: ignore[misc]
+        return None
+    k = line.find(_DETAILS) + len(_DETAILS)
+    head = line[:k]
+    known = _heads.get(head)
+    if known is None:
+        m = _LINE_HEAD.match(line)
+        known = m is not None and m.end() == k and m.group(1).decode() in ACTIONS
+        if len(_heads) < _HEADS_MAX:
+            _heads[head] = known
+    if not known:
+        return None
+    cut = line.rfind(_INDEX)
+    tail = _LINE_TAIL.match(line, cut) if cut > k else None
+    if tail is None:
+        return None
+    try:
+        _iso(tail["time"][:19].decode())
+    except ValueError:
+        return None
+    return int(tail["index"]), tail["prev"].decode()
+
+
+_members = canonical_members
+
+
+def _parsed(lines: Sequence[bytes]) -> tuple[list[int], list[str]] | None:
+    """Indices and prevs of lines that are all valid canonical records; else None."""
+    if _members is not None:
+        fast = list(map(_record_line, lines))
+        if None not in fast:
+            return [f[0] for f in fast], [f[1] for f in fast]  # type: ignore[index]
     try:
         recs: list[Any] = list(map(_loads, lines))
         oks = list(map(_line_ok, lines, recs))
@@ -93,12 +136,24 @@ def check_batch(lines: Sequence[bytes]) -> tuple[list[bytes], int, str] | None:
                     check_record(rec)
     except Error:
         return None
-    indices = list(map(_index, recs))
+    return list(map(_index, recs)), list(map(_prev, recs))
+
+
+def check_batch(lines: Sequence[bytes]) -> tuple[list[bytes], int, str] | None:
+    """Check a non-empty batch of consecutive lines.
+
+    Returns:
+        ``(leaf hashes, index of the first record, prev of the first record)`` when every line
+        is a valid canonical record and the batch is one unbroken chain; else None.
+    """
+    parsed = _parsed(lines)
+    if parsed is None:
+        return None
+    indices, prevs = parsed
     first = indices[0]
     if indices != list(range(first, first + len(indices))):
         return None
     leaves = [_sha256(b"\x00" + line).digest() for line in lines]
-    prevs = list(map(_prev, recs))
     if "".join(prevs[1:]) != b"".join(leaves[:-1]).hex():
         return None
     return leaves, first, prevs[0]
