@@ -14,7 +14,8 @@ from dta._json import loads_canonical
 from dta.audit import AuditLog, MemoryTree, _verify, _verify_parallel, verify_lines
 from dta.audit._merkle import fold_peaks
 from dta.audit._record import build_line, line_fast_ok
-from dta.audit._verify_fast import _line_ok, check_batch, fold, range_nodes
+from dta.audit._record_bytes import line_fast_ok_cached as _line_ok
+from dta.audit._verify_fast import check_batch, fold, range_nodes
 from dta.errors import JSONError
 
 N = 40

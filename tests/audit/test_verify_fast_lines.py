@@ -1,11 +1,12 @@
 """The verifier's no-parse line check accepts exactly the records the parsing path accepts.
 
-With the C extension, ``_verify_fast._record_line`` decides a stored line from its bytes (scanner
-proof + outermost member count + the head and tail patterns) and never builds the record. A line
-it accepts must be one ``check_record(loads_canonical(line))`` accepts, with the same ``index``
-and ``prev``; anything else must fall through to the parsing path, which names the fault. These
-tests try the attacks a byte-level check could miss: an extra top-level member hidden between
-``details`` and ``index``, look-alike text inside ``details``, wrong types and ranges.
+With the C extension, ``_record_bytes.line_index_prev`` decides a stored line from its bytes
+(scanner proof + outermost member count + the head and tail patterns), never building the
+record. A line it accepts must be one ``check_record(loads_canonical(line))`` accepts, with the
+same ``index`` and ``prev``; anything else must fall through to the parsing path, which names
+the fault. These tests try the attacks a byte-level check could miss: an extra top-level member
+hidden between ``details`` and ``index``, look-alike text inside ``details``, wrong types and
+ranges.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from dta import canonical_bytes, loads_canonical
 from dta._json_walk import SPEEDUPS
 from dta.audit import AuditLog
-from dta.audit import _verify_fast as vf
+from dta.audit import _record_bytes as vf
 from dta.audit._record import build_line, check_record
 from dta.errors import Error
 
@@ -52,7 +53,7 @@ def _parsing_path(line: bytes) -> tuple[int, str] | None:
 
 
 def _agree(line: bytes) -> None:
-    fast = vf._record_line(line)
+    fast = vf.line_index_prev(line)
     if fast is not None:
         assert fast == _parsing_path(line)
 
@@ -60,7 +61,7 @@ def _agree(line: bytes) -> None:
 def test_valid_record_is_read_without_parsing() -> None:
     """The clean path: index and prev come from the line's bytes."""
     line = canonical_bytes(_record())
-    assert vf._record_line(line) == (5, bytes(range(32)).hex())
+    assert vf.line_index_prev(line) == (5, bytes(range(32)).hex())
     assert _parsing_path(line) == (5, bytes(range(32)).hex())
 
 
@@ -100,7 +101,7 @@ def test_malformed_record_is_never_accepted_by_the_byte_check(changes: dict[str,
     except Error:
         return  # not even canonical-JSON-safe (the float): nothing to check
     assert _parsing_path(line) is None
-    assert vf._record_line(line) is None
+    assert vf.line_index_prev(line) is None
 
 
 def test_missing_member_is_never_accepted() -> None:
@@ -108,7 +109,7 @@ def test_missing_member_is_never_accepted() -> None:
     for name in list(_record()):
         rec = _record()
         del rec[name]
-        assert vf._record_line(canonical_bytes(rec)) is None
+        assert vf.line_index_prev(canonical_bytes(rec)) is None
 
 
 def test_lookalike_tail_inside_details_is_not_taken_for_the_record() -> None:
@@ -117,7 +118,7 @@ def test_lookalike_tail_inside_details_is_not_taken_for_the_record() -> None:
     rec = _record(details={"z": real_tail.decode()})
     line = canonical_bytes(rec)
     _agree(line)
-    assert vf._record_line(line) == (5, bytes(range(32)).hex())
+    assert vf.line_index_prev(line) == (5, bytes(range(32)).hex())
 
 
 _JSON = st.recursive(
@@ -140,8 +141,8 @@ def test_byte_check_agrees_with_parsing_on_random_records(
     line = canonical_bytes(rec)
     _agree(line)
     if extra:
-        assert vf._record_line(line) is None
-    elif vf._record_line(line) is None:  # not proved (an escaped name): parsing accepts it
+        assert vf.line_index_prev(line) is None
+    elif vf.line_index_prev(line) is None:  # not proved (an escaped name): parsing accepts it
         assert _parsing_path(line) == (5, bytes(range(32)).hex())
 
 

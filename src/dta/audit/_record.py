@@ -27,6 +27,8 @@ from typing import Any
 import attrs
 
 from dta._json import canonical_bytes, loads_canonical
+from dta.audit._actions import ACTIONS
+from dta.audit._record_bytes import MAX_LINE, line_fast_ok, line_index_prev
 from dta.errors import CanonicalError, JSONError, SchemaError
 
 __all__ = [
@@ -47,37 +49,8 @@ __all__ = [
 
 RECORD_TYPE = "dta.audit-record"
 SPEC_VERSION = "1.0"
-MAX_LINE = 65_535
 GENESIS_PREV = "0" * 64
 
-#: Core action vocabulary: action -> what it records.
-ACTIONS: dict[str, str] = {
-    "agreement.proposed": "an agreement draft was sent to the partners",
-    "agreement.signed": "a party signed the agreement (subject: the agreement)",
-    "agreement.amended": "an amendment took effect (subject: the amended agreement)",
-    "agreement.suspended": "the agreement was suspended",
-    "agreement.terminated": "the agreement was terminated",
-    "transfer.requested": "a transfer was requested (subject: the request or manifest)",
-    "transfer.agreed": "a transfer was approved under the agreement",
-    "transfer.sent": "a signed manifest and its data were sent (subject: the manifest)",
-    "transfer.received": "data and manifest were received (subject: the manifest)",
-    "transfer.accepted": "the recipient accepted the transfer (subject: the receipt)",
-    "transfer.rejected": "the recipient rejected the transfer (subject: the receipt)",
-    "transfer.suspended": "a transfer was suspended",
-    "transfer.resumed": "a suspended transfer was resumed",
-    "transfer.terminated": "a transfer was terminated",
-    "data.classified": "data was classified (subject: the classification report)",
-    "data.accessed": "transferred data was accessed",
-    "data.deleted": "transferred data was deleted",
-    "data.returned": "transferred data was returned to the sender",
-    "incident.reported": "a security or compliance incident was reported",
-    "key.added": "a key was added to a registry",
-    "key.rotated": "a key was rotated",
-    "key.revoked": "a key was revoked",
-    "checkpoint.published": "a log checkpoint was published",
-    "checkpoint.witnessed": "a partner's checkpoint was witnessed (subject: the checkpoint)",
-    "log.repaired": "a torn log tail was moved aside by an explicit repair",
-}
 
 _CUSTOM = re.compile(r"x-[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z][a-z0-9_-]{0,63}){1,4}\Z")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z\Z")
@@ -88,6 +61,7 @@ _MEMBERS = frozenset(
     | {"subject", "agreement", "details", "prev"}
 )
 _MAX_INDEX = (1 << 53) - 1
+_MAX_INDEX_DIGITS = len(str(_MAX_INDEX))
 
 
 def check_action(action: object) -> str:
@@ -224,56 +198,6 @@ def _fast_ok(rec: Any) -> bool:
         return False
 
 
-_T = rb"[\x20\x21\x23-\x5b\x5d-\x7e]{1,1024}"  # printable ASCII without " and \\
-_H = rb"[0-9a-f]{64}"
-_LINE_HEAD = re.compile(
-    rb'\{"_type":"dta\.audit-record","action":"([a-z0-9._-]{1,300})","actor":"'
-    + _T
-    + rb'","agreement":(?:null|\{"digest":\{"sha256":"'
-    + _H
-    + rb'"\},"id":"'
-    + _T
-    + rb'"\}),"details":\{'
-)
-_LINE_TAIL = re.compile(
-    rb',"index":(?P<index>0|[1-9][0-9]{0,14}),"prev":"(?P<prev>'
-    + _H
-    + rb')","spec_version":"1\.0","subject":\{"_type":"'
-    + _T
-    + rb'","digest":\{"sha256":"'
-    + _H
-    + rb'"\},"id":"'
-    + _T
-    + rb'"\},"time":"(?P<time>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:'
-    + rb'[0-9]{2}(?:\.[0-9]{1,9})?Z)"\}\Z'
-)
-
-
-def line_fast_ok(line: bytes, rec: Any) -> bool:
-    """True if the *canonical* ``line`` of the parsed ``rec`` certainly passes every check.
-
-    The verifier's hot path: two byte regexes over the canonical line instead of walking the
-    dict. Stricter than :func:`check_record` (printable-ASCII text only, index below 10**15);
-    False sends the record to :func:`check_record`, which decides. Only valid when ``line`` is
-    the canonical form of ``rec`` (members in sorted order, so the *last* ``,"index":`` is the
-    record's own: nothing after it can hold an object member).
-    """
-    if type(rec) is not dict or len(rec) != 10:
-        return False
-    head = _LINE_HEAD.match(line)
-    if head is None or head.group(1).decode() not in ACTIONS:
-        return False
-    cut = line.rfind(b',"index":')
-    tail = _LINE_TAIL.match(line, cut) if cut > head.end() else None
-    if tail is None:
-        return False
-    try:
-        _iso(tail["time"][:19].decode())
-    except ValueError:
-        return False
-    return True
-
-
 def check_record(rec: object) -> dict[str, Any]:
     """Check every rule of a parsed record (not its chain position) and return it.
 
@@ -347,19 +271,22 @@ def prepare_record(event: Mapping[str, Any], *, now: datetime | None = None) -> 
         "details": {} if details is None else details,
         "prev": GENESIS_PREV,
     }
+    # Exactly what a verifier accepts: its byte check (no parsing), else strict canonical
+    # parsing and its record checks.
     try:
         template = record_line(record, 0, bytes(32))
-        # exactly what a verifier accepts: strict (no floats, ...) and canonical
-        parsed = loads_canonical(template, max_size=MAX_LINE)
+        proved = line_index_prev(template) is not None
+        parsed = None if proved else loads_canonical(template, max_size=MAX_LINE)
     except (SchemaError, JSONError) as exc:
         check_record(record)  # a precise message for a malformed member, if that is the cause
         raise SchemaError(f"audit event is not canonical-JSON-safe: {exc}") from exc
-    if not line_fast_ok(template, parsed):  # the verifier's own fast path, else the full check
+    if not proved and not line_fast_ok(template, parsed):
         check_record(record)
+    longest = len(template) + _MAX_INDEX_DIGITS - 1  # index 0 -> the largest index
+    if longest > MAX_LINE:
+        raise SchemaError(f"audit record is {longest} bytes; the limit is {MAX_LINE}")
     cut = template.rfind(_SLOT)
-    prepared = PreparedRecord(template[:cut], template[cut + len(_SLOT) :])
-    prepared.line((1 << 53) - 1, bytes(32))  # the largest index still fits the limit
-    return prepared
+    return PreparedRecord(template[:cut], template[cut + len(_SLOT) :])
 
 
 _SLOT = b'"index":0,"prev":"' + GENESIS_PREV.encode() + b'"'

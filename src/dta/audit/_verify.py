@@ -42,7 +42,8 @@ import attrs
 
 from dta._json import loads_canonical
 from dta.audit._merkle import fold_peaks
-from dta.audit._record import MAX_LINE, check_record, line_fast_ok
+from dta.audit._record import check_record
+from dta.audit._record_bytes import MAX_LINE, line_fast_ok
 from dta.audit._verify_fast import check_batch, fold, range_nodes
 from dta.errors import CanonicalError, Error, TamperError
 

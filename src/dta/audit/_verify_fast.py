@@ -8,15 +8,9 @@ Rules this module enforces (docs/adr/0059):
   ``prev`` equal to the leaf hash of the line before. It never reads a sidecar or stored hash.
   It only ever says "clean" (leaves, first index, first ``prev``); on any anomaly it returns
   None and the caller replays the batch record by record to name the first bad index.
-* With the C extension, a line is checked without building its value (:func:`_record_line`,
-  docs/adr/0101): the scanner proves it canonical (every ``loads`` rule, floats refused, depth,
-  size) and counts the outermost object's members; the anchored head pattern fixes the first
-  five (``_type`` .. ``details``, whose value is an object), and the tail pattern matched at the
-  last ``,"index":`` up to the closing brace fixes the last five (in a proved JSON text that
-  text cannot lie inside a string, and the brace that ends the line closes the outermost
-  object). Ten members in all leaves nothing else, which is what ``line_fast_ok`` established
-  with ``len(rec) == 10``; ``index`` and ``prev`` come from the tail match. Any line this path
-  does not accept goes through the parsing path above, which decides.
+* With the C extension, a clean line is checked without building its value
+  (:func:`dta.audit._record_bytes.line_index_prev`, docs/adr/0101); any line it does not accept
+  goes through the parsing path above, which decides.
 * The per-record work is done in C-level loops where possible (``map``, comprehensions, one
   ``hex`` of all leaves for the chain comparison), so the Python interpreter overhead per record
   stays small next to parsing and hashing.
@@ -35,9 +29,10 @@ from functools import partial
 from operator import itemgetter
 from typing import Any
 
-from dta._json import MAX_DEPTH, loads_canonical
+from dta._json import loads_canonical
 from dta._json_walk import canonical_members
-from dta.audit._record import _LINE_HEAD, _LINE_TAIL, ACTIONS, MAX_LINE, check_record
+from dta.audit._record import check_record
+from dta.audit._record_bytes import MAX_LINE, line_fast_ok_cached, line_index_prev
 from dta.errors import Error
 
 __all__ = ["check_batch", "fold", "range_nodes"]
@@ -50,86 +45,16 @@ _iso = datetime.fromisoformat
 
 Nodes = list[tuple[int, bytes]]
 
-_DETAILS = b'"details":{'
-_INDEX = b',"index":'
-_HEADS_MAX = 1024
-_heads: dict[bytes, bool] = {}  # line head (up to details) -> passes the head pattern
-
-
-def _line_ok(line: bytes, rec: Any) -> bool:
-    """:func:`dta.audit._record.line_fast_ok` with its head verdict cached per distinct head.
-
-    The head (``_type`` ... ``details":{``, i.e. action, actor and agreement) repeats across
-    a log; its text fields cannot hold ``"``, so the first ``"details":{`` ends it and equal
-    heads get equal verdicts. True only where ``line_fast_ok`` is True; False sends the record
-    to ``check_record``, which decides.
-    """
-    if type(rec) is not dict or len(rec) != 10:
-        return False
-    k = line.find(_DETAILS) + len(_DETAILS)
-    head = line[:k]
-    known = _heads.get(head)
-    if known is None:
-        m = _LINE_HEAD.match(line)
-        known = m is not None and m.end() == k and m.group(1).decode() in ACTIONS
-        if len(_heads) < _HEADS_MAX:
-            _heads[head] = known
-    if not known:
-        return False
-    cut = line.rfind(_INDEX)
-    tail = _LINE_TAIL.match(line, cut) if cut > k else None
-    if tail is None:
-        return False
-    try:
-        _iso(tail["time"][:19].decode())
-    except ValueError:
-        return False
-    return True
-
-
-_MEMBERS = 10  # members of an audit record
-
-
-def _record_line(line: bytes) -> tuple[int, str] | None:
-    """``(index, prev)`` of a line proved to be a valid canonical record without parsing it.
-
-    None means "not proved here" (the parsing path decides). Requires the C scanner.
-    """
-    if len(line) > MAX_LINE or _members(line, MAX_DEPTH) != _MEMBERS:  # type: ignore[misc]
-        return None
-    k = line.find(_DETAILS) + len(_DETAILS)
-    head = line[:k]
-    known = _heads.get(head)
-    if known is None:
-        m = _LINE_HEAD.match(line)
-        known = m is not None and m.end() == k and m.group(1).decode() in ACTIONS
-        if len(_heads) < _HEADS_MAX:
-            _heads[head] = known
-    if not known:
-        return None
-    cut = line.rfind(_INDEX)
-    tail = _LINE_TAIL.match(line, cut) if cut > k else None
-    if tail is None:
-        return None
-    try:
-        _iso(tail["time"][:19].decode())
-    except ValueError:
-        return None
-    return int(tail["index"]), tail["prev"].decode()
-
-
-_members = canonical_members
-
 
 def _parsed(lines: Sequence[bytes]) -> tuple[list[int], list[str]] | None:
     """Indices and prevs of lines that are all valid canonical records; else None."""
-    if _members is not None:
-        fast = list(map(_record_line, lines))
+    if canonical_members is not None:
+        fast = list(map(line_index_prev, lines))
         if None not in fast:
             return [f[0] for f in fast], [f[1] for f in fast]  # type: ignore[index]
     try:
         recs: list[Any] = list(map(_loads, lines))
-        oks = list(map(_line_ok, lines, recs))
+        oks = list(map(line_fast_ok_cached, lines, recs))
         if not all(oks):  # the full check decides where the line check could not
             for rec, ok in zip(recs, oks, strict=True):
                 if not ok:
