@@ -1,19 +1,45 @@
 """Batch fast path of audit-log verification (shared by the sequential and parallel verifiers).
 
-Rules this module enforces (docs/adr/0059):
+Rules this module enforces (docs/adr/0059, 0095):
 
 * :func:`check_batch` recomputes, for a batch of stored lines, exactly what the record-by-record
-  verifier checks on its clean path: strict canonical JSON (``loads_canonical``), every record
-  rule (the line fast check, else ``check_record``), consecutive ``index`` values and each
-  ``prev`` equal to the leaf hash of the line before. It never reads a sidecar or stored hash.
-  It only ever says "clean" (leaves, first index, first ``prev``); on any anomaly it returns
-  None and the caller replays the batch record by record to name the first bad index.
-* With the C extension, a clean line is checked without building its value
-  (:func:`dta.audit._record_bytes.line_index_prev`, docs/adr/0101); any line it does not accept
-  goes through the parsing path above, which decides.
-* The per-record work is done in C-level loops where possible (``map``, comprehensions, one
-  ``hex`` of all leaves for the chain comparison), so the Python interpreter overhead per record
-  stays small next to parsing and hashing.
+  verifier checks on its clean path: strict canonical JSON, every record rule, consecutive
+  ``index`` values and each ``prev`` equal to the leaf hash of the line before. It never reads a
+  sidecar or stored hash. It only ever says "clean" (leaves, first index, first ``prev``); on
+  any anomaly it returns None and the caller replays the batch record by record to name the
+  first bad index and the kind of fault.
+* The first line of a batch is parsed (``loads_canonical`` + ``check_record``), which gives the
+  batch's first ``index`` and ``prev``. Every line is then checked against what it must be: the
+  line at ``index`` after the leaf ``h`` (ADR 0095). With the C scanner, a line is accepted
+  without being parsed when it splits as ``HEAD + DETAILS + PRE + REST``:
+
+  - ``HEAD`` fullmatches :data:`_HEAD` (``{"_type":"dta.audit-record","action":...,"actor":...,
+    "agreement":null|{...},"details":``) and names a core action (verdict cached per head);
+  - ``PRE`` is exactly ``,"index":<index>,"prev":"<hex(h)>","spec_version":"1.0","subject":
+    {"_type":"`` (taken at its last occurrence);
+  - ``REST`` fullmatches :data:`_REST` (subject ``_type``, ``digest``, ``id``, a real UTC time
+    and the closing braces);
+  - ``DETAILS`` is proved by the C scanner (``canonical_line``) to be one canonical JSON value
+    within ``MAX_DEPTH - 1`` levels; ``HEAD`` ends with its opening ``{``, so it is an object.
+
+  Why such a line is one the parsing path accepts with the same index and prev: ``HEAD``,
+  ``PRE`` and ``REST`` are fixed text around values that are themselves canonical JSON (text
+  values are printable ASCII without ``"`` or ``\\``, which JCS writes unescaped; hex is
+  lowercase; the index is a plain decimal below 2**53; member names are in JCS order), and
+  ``DETAILS`` is a complete canonical value, so the line is the RFC 8785 form of the object
+  with exactly the ten members ``_type`` .. ``time`` - no room for another member, a float, a
+  duplicate name or trailing bytes, and at most ``MAX_DEPTH`` levels (``details`` sits one
+  level down; the other members are at most four deep). ``loads_canonical`` therefore returns
+  that object, and it passes every rule of ``check_record``: ``_type``, ``spec_version``;
+  ``index`` an int in ``[0, 2**53 - 1]``; ``time`` matches the record's time pattern and is a
+  real date (:data:`_DATE` lists the Gregorian calendar: months, month lengths, leap years,
+  no year 0; the clock is 00:00:00-23:59:59); ``actor`` and the subject/agreement texts are
+  1-1024 printable characters; a core action; ``subject`` and ``agreement`` with exactly their
+  members and 64-hex digests; ``details`` an object; ``prev`` 64 lowercase hex. Any line not
+  accepted this way is parsed and checked in full (its record must then carry the expected
+  index and prev), so the fast path only ever skips work, never a rule.
+* Without the C extension (or for a batch holding an over-long line) every line is parsed; the
+  byte-level check of :mod:`dta.audit._record_bytes` spares the full record walk where it can.
 * :func:`range_nodes` turns the leaf hashes of ``[start, start + n)`` into the RFC 9162 compact
   range (the maximal aligned perfect subtrees, left to right), split at given tree sizes, and
   :func:`fold` merges such nodes into the Merkle peaks of ``[0, start)``. Roots at every split
@@ -23,16 +49,18 @@ Rules this module enforces (docs/adr/0059):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from datetime import datetime
+import re
+from binascii import hexlify
+from collections.abc import Callable, Sequence
 from functools import partial
 from operator import itemgetter
 from typing import Any
 
-from dta._json import loads_canonical
-from dta._json_walk import canonical_members
+from dta._json import MAX_DEPTH, loads_canonical
+from dta._json_walk import canonical_line
+from dta.audit._actions import ACTIONS
 from dta.audit._record import check_record
-from dta.audit._record_bytes import MAX_LINE, line_fast_ok_cached, line_index_prev
+from dta.audit._record_bytes import MAX_LINE, line_fast_ok_cached
 from dta.errors import Error
 
 __all__ = ["check_batch", "fold", "range_nodes"]
@@ -41,17 +69,113 @@ _sha256 = hashlib.sha256
 _loads = partial(loads_canonical, max_size=MAX_LINE)
 _index = itemgetter("index")
 _prev = itemgetter("prev")
-_iso = datetime.fromisoformat
 
 Nodes = list[tuple[int, bytes]]
+
+_T = rb"[\x20\x21\x23-\x5b\x5d-\x7e]{1,1024}"  # printable ASCII without " and \\
+_H = rb"[0-9a-f]{64}"
+_LEAP = rb"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+#: Every real date of the proleptic Gregorian calendar, years 0001-9999.
+_DATE = (
+    rb"(?!0000)(?:[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    rb"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)|" + _LEAP + rb"-02-29)"
+)
+_CLOCK = rb"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?Z"
+_HEAD = re.compile(
+    rb'\{"_type":"dta\.audit-record","action":"([a-z0-9._-]{1,300})","actor":"'
+    + _T
+    + rb'","agreement":(?:null|\{"digest":\{"sha256":"'
+    + _H
+    + rb'"\},"id":"'
+    + _T
+    + rb'"\}),"details":\{'
+)
+_PRE = b',"index":%d,"prev":"%s","spec_version":"1.0","subject":{"_type":"'
+_REST = re.compile(
+    _T
+    + rb'","digest":\{"sha256":"'
+    + _H
+    + rb'"\},"id":"'
+    + _T
+    + rb'"\},"time":"'
+    + _DATE
+    + rb"T"
+    + _CLOCK
+    + rb'"\}'
+)
+_DETAILS = b'"details":{'
+_DETAILS_DEPTH = MAX_DEPTH - 1  # details is the second level of the line
+_MAX_INDEX = (1 << 53) - 1
+_HEADS_MAX = 1024
+_heads: dict[bytes, bool] = {}  # line head (up to and with "details":{) -> valid head
+
+#: The C scanner (None without the extension: then every line is parsed).
+_scan: Callable[[bytes, int], bool] | None = canonical_line
+_rest = _REST.fullmatch
+
+
+def _head_end(line: bytes) -> int:
+    """Length of the line's head (up to and with ``"details":{``) if it is valid, else 0.
+
+    The head holds the action, actor and agreement, which repeat across a log: equal heads get
+    equal verdicts, cached (bounded).
+    """
+    k = line.find(_DETAILS) + len(_DETAILS)
+    head = line[:k]
+    known = _heads.get(head)
+    if known is None:
+        m = _HEAD.fullmatch(head)
+        known = m is not None and m.group(1).decode() in ACTIONS
+        if len(_heads) < _HEADS_MAX:
+            _heads[head] = known
+    return k if known else 0
+
+
+def _parsed_line(line: bytes) -> tuple[int, str] | None:
+    """``(index, prev)`` of a line that parses as a valid canonical record; else None."""
+    try:
+        rec = _loads(line)
+        if not line_fast_ok_cached(line, rec):
+            check_record(rec)
+    except Error:
+        return None
+    return rec["index"], rec["prev"]
+
+
+def _chain(lines: Sequence[bytes], index: int, prev: bytes) -> list[bytes] | None:
+    """Leaf hashes of ``lines`` if line ``j`` is a valid record at ``index + j`` linking to
+    the line before (to ``prev``, a hex leaf, for the first); else None (see module rules).
+
+    Indices past 2**53 - 1 are never accepted here (the record rules end there).
+    """
+    scan = _scan
+    if scan is None or index + len(lines) - 1 > _MAX_INDEX:
+        return None
+    rest = _rest
+    sha256 = _sha256
+    leaves: list[bytes] = []
+    append = leaves.append
+    head = b"\n"  # the last valid head (no line starts with a newline)
+    k = 0
+    for line in lines:
+        if not line.startswith(head):
+            k = _head_end(line)
+            head = line[:k] if k else b"\n"
+        pre = _PRE % (index, prev)
+        cut = line.rfind(pre)
+        if not (
+            k and cut > k and rest(line, cut + len(pre)) and scan(line[k - 1 : cut], _DETAILS_DEPTH)
+        ) and _parsed_line(line) != (index, prev.decode()):
+            return None
+        leaf = sha256(b"\x00" + line).digest()
+        append(leaf)
+        prev = hexlify(leaf)
+        index += 1
+    return leaves
 
 
 def _parsed(lines: Sequence[bytes]) -> tuple[list[int], list[str]] | None:
     """Indices and prevs of lines that are all valid canonical records; else None."""
-    if canonical_members is not None:
-        fast = list(map(line_index_prev, lines))
-        if None not in fast:
-            return [f[0] for f in fast], [f[1] for f in fast]  # type: ignore[index]
     try:
         recs: list[Any] = list(map(_loads, lines))
         oks = list(map(line_fast_ok_cached, lines, recs))
@@ -71,17 +195,23 @@ def check_batch(lines: Sequence[bytes]) -> tuple[list[bytes], int, str] | None:
         ``(leaf hashes, index of the first record, prev of the first record)`` when every line
         is a valid canonical record and the batch is one unbroken chain; else None.
     """
+    if _scan is not None and max(map(len, lines)) <= MAX_LINE:
+        first = _parsed_line(lines[0])
+        if first is None:
+            return None
+        chained = _chain(lines, first[0], first[1].encode())
+        return None if chained is None else (chained, first[0], first[1])
     parsed = _parsed(lines)
     if parsed is None:
         return None
     indices, prevs = parsed
-    first = indices[0]
-    if indices != list(range(first, first + len(indices))):
+    first_index = indices[0]
+    if indices != list(range(first_index, first_index + len(indices))):
         return None
     leaves = [_sha256(b"\x00" + line).digest() for line in lines]
     if "".join(prevs[1:]) != b"".join(leaves[:-1]).hex():
         return None
-    return leaves, first, prevs[0]
+    return leaves, first_index, prevs[0]
 
 
 def _compact(hashes: list[bytes], start: int) -> Nodes:
