@@ -22,6 +22,10 @@ Figures, all measured in this one run:
   A second row gives the largest hashing worker's peak (``RUSAGE_CHILDREN``; shared pages of a
   forked worker count in full there).
 
+``DTA_BENCH_MANIFEST=verify`` runs only the verify row (manifest loaded, default mode) against
+``Bag.validate`` in paired alternating rounds (``paired_median_times``), with the load average
+before and after: the quick A/B figure for the verify path.
+
 Trees are generated once under ``benchmarks/.cache/manifest`` (gitignored); the 256 MiB files
 are deleted after the run. ``DTA_BENCH_QUICK=1`` shrinks every size.
 """
@@ -42,7 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _harness import Row, quick
+from _harness import Row, paired_median_times, quick
 from dta import loads_canonical
 from dta.manifest import build_manifest, verify_tree, write_canonical
 
@@ -282,10 +286,41 @@ def _rss_rows(count: int) -> list[Row]:
     ]  # fmt: skip
 
 
+def _verify_pair_rows(count: int, repeat: int) -> list[Row]:
+    """verify_tree (loaded manifest, default mode) vs Bag.validate, paired alternating rounds."""
+    import bagit
+
+    tree = _make_tree(CACHE / f"small-{count}", count, 4096)
+    manifest = CACHE / f"small-{count}.manifest.json"
+    bag_dir = CACHE / "bag"
+    _build(tree, manifest)
+    shutil.rmtree(bag_dir, ignore_errors=True)
+    shutil.copytree(tree, bag_dir)
+    bagit.make_bag(str(bag_dir), processes=1, checksums=["sha256"])
+    bag = bagit.Bag(str(bag_dir))
+    doc = _load(manifest)
+    load_before = os.getloadavg()[0]
+    ours, peer = paired_median_times(
+        lambda: _verify(tree, doc), lambda: bag.validate(processes=1), repeat=repeat
+    )
+    load_after = os.getloadavg()[0]
+    shutil.rmtree(bag_dir, ignore_errors=True)
+    figure = (
+        f"verify (manifest loaded), {count:,} files x 4 KiB, hash_mode=auto, paired rounds, "
+        f"load {load_before:.2f}->{load_after:.2f}"
+    )
+    return [
+        Row("manifest", figure, "s", ours, "bagit Bag.validate (processes=1, bag loaded)", peer,
+            higher_is_better=False, goal=">= 5x faster", met=peer / ours >= 5),
+    ]  # fmt: skip
+
+
 def main() -> list[Row]:
     """Generate (once) the trees, run each figure with its peer, return the rows."""
     CACHE.mkdir(parents=True, exist_ok=True)
     small = quick()
+    if os.environ.get("DTA_BENCH_MANIFEST") == "verify":
+        return _verify_pair_rows(2_000 if small else 20_000, 5 if small else 11)
     rows = _bagit_rows(2_000 if small else 20_000, 3 if small else 5)
     rows.extend(_throughput_rows(16 if small else 256, 3 if small else 5))
     rows.extend(_rss_rows(20_000 if small else 200_000))

@@ -22,6 +22,7 @@ Rules this module enforces:
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import sys
 from collections import deque
@@ -50,6 +51,7 @@ __all__ = [
 MODES = ("auto", "threads", "processes")
 _BATCH_FILES = 128
 _AUTO_MIN_FILES = {"fork": 1_000, "spawn": 5_000}
+_NAME, _REL = operator.itemgetter(0), operator.itemgetter(1)
 
 # (relative path, size, hex digest)
 Record = tuple[str, int, str]
@@ -112,10 +114,16 @@ def hash_file(dir_fd: int, name: str, rel: str) -> Record | UnsafeEntry:
 class _Tally:
     """Collects outcomes (in the calling thread) and reports progress."""
 
-    def __init__(self, unsafe: list[UnsafeEntry], progress: Progress | None) -> None:
+    def __init__(
+        self,
+        unsafe: list[UnsafeEntry],
+        progress: Progress | None,
+        on_chunk: Callable[[Chunk], None] | None = None,
+    ) -> None:
         self.chunks: list[Chunk] = []
         self.unsafe = unsafe
         self.progress = progress
+        self.on_chunk = on_chunk
         self.files = 0
         self.bytes = 0
 
@@ -140,9 +148,12 @@ class _Tally:
 
     def _add(self, rels: list[str], sizes: tuple[int, ...], hexes: str) -> None:
         if rels:
-            self.chunks.append((rels, sizes, hexes))
+            chunk = (rels, sizes, hexes)
+            self.chunks.append(chunk)
             self.files += len(rels)
             self.bytes += sum(sizes)
+            if self.on_chunk is not None:
+                self.on_chunk(chunk)
         if self.progress is not None:
             self.progress(self.files, self.bytes)
 
@@ -246,6 +257,7 @@ def hash_tree(
     progress: Progress | None = None,
     known: Container[str] = (),
     mode: str = "auto",
+    on_chunk: Callable[[Chunk], None] | None = None,
 ) -> TreeHashes:
     """Walk ``root`` safely and hash every regular file (those ``select`` accepts).
 
@@ -259,6 +271,9 @@ def hash_tree(
         known: Paths already checked by the caller with the same path rules (skipped here).
         mode: ``"auto"`` (default), ``"threads"`` or ``"processes"`` (see the module
             docstring); ignored when ``workers`` is 1.
+        on_chunk: Called from the calling thread with each hashed chunk as it arrives (while
+            the workers go on hashing), so a caller can compare results without a serial
+            pass at the end; the chunk is also in the returned ``chunks``.
 
     Returns:
         The records and the unsafe entries.
@@ -270,7 +285,7 @@ def hash_tree(
     count = max(1, min(workers or os.cpu_count() or 1, 64))
     method = _check_mode(mode, count)
     unsafe: list[UnsafeEntry] = []
-    tally = _Tally(unsafe, progress)
+    tally = _Tally(unsafe, progress, on_chunk)
     root_fd = open_root(root)
     try:
         items = _walk_batches(walk(root, unsafe, known, root_fd=root_fd), select, count)
@@ -315,7 +330,7 @@ def _run_processes(
     with pool:
         pool.run(
             (
-                _processes.task(prefix, [n for n, _ in b], [r for _, r in b])
+                _processes.task(prefix, list(map(_NAME, b)), list(map(_REL, b)))
                 for _, prefix, b in items
             ),
             tally.decoded,

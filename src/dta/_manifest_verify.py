@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from dta._hashing import hash_tree, progress_display
+from dta._hashing import Chunk, hash_tree, progress_display
 from dta._paths import CollisionIndex, all_safe_and_distinct, path_problem
 from dta.errors import ManifestError
 
@@ -33,6 +33,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX_DIGITS = b"0123456789abcdef"
 _PATH, _SIZE = operator.itemgetter("path"), operator.itemgetter("size")
 _DIGEST, _SHA256 = operator.itemgetter("digest"), operator.itemgetter("sha256")
+_REL = operator.itemgetter(1)
 
 
 @attrs.frozen
@@ -98,10 +99,15 @@ def _show(path: Any) -> str:
 
 @attrs.frozen
 class _Expected:
-    """What a manifest lists: size and hex digest by path (two dicts: no per-item tuple)."""
+    """What a manifest lists: each path's position, and sizes and hex digests by position.
 
-    sizes: dict[str, int]
-    digests: dict[str, str]
+    One dict (path -> position) and two lists: no per-item tuple, and a task's expected values
+    are gathered with one C-level ``itemgetter`` call.
+    """
+
+    index: dict[str, int]
+    sizes: list[int]
+    hexes: list[str]
     total: int
 
 
@@ -113,8 +119,9 @@ def _expected(body: Mapping[str, Any]) -> tuple[_Expected, list[Finding]]:
     if bulk is not None:
         expected = bulk
     else:  # one by one, naming each problem
-        sizes: dict[str, int] = {}
-        digests: dict[str, str] = {}
+        index: dict[str, int] = {}
+        sizes: list[int] = []
+        hexes: list[str] = []
         findings: list[Finding] = []
         collisions = CollisionIndex()
         for i, item in enumerate(items):
@@ -131,12 +138,15 @@ def _expected(body: Mapping[str, Any]) -> tuple[_Expected, list[Finding]]:
                 continue
             digest = item.get("digest")
             hexdigest = digest.get("sha256") if isinstance(digest, dict | Mapping) else None
-            sizes[path], digests[path] = _check_item(i, item.get("size"), hexdigest)
-        expected = _Expected(sizes, digests, sum(sizes.values()))
+            size, hexdigest = _check_item(i, item.get("size"), hexdigest)
+            index[path] = len(sizes)
+            sizes.append(size)
+            hexes.append(hexdigest)
+        expected = _Expected(index, sizes, hexes, sum(sizes))
         if findings:
             return expected, findings
     totals = body.get("totals")
-    count = len(expected.sizes)
+    count = len(expected.index)
     if isinstance(totals, Mapping) and (
         totals.get("files") != count or totals.get("bytes") != expected.total
     ):
@@ -172,7 +182,7 @@ def _bulk_expected(items: list[Any]) -> _Expected | None:
     except (TypeError, KeyError, IndexError):
         return None
     if not items:
-        return _Expected({}, {}, 0)
+        return _Expected({}, [], [], 0)
     if set(map(type, sizes)) != {int} or min(sizes) < 0 or set(map(type, hexes)) != {str}:
         return None
     joined = "".join(hexes)
@@ -184,9 +194,8 @@ def _bulk_expected(items: list[Any]) -> _Expected | None:
         or not all_safe_and_distinct(paths)
     ):
         return None
-    return _Expected(
-        dict(zip(paths, sizes, strict=True)), dict(zip(paths, hexes, strict=True)), sum(sizes)
-    )
+    index = dict(zip(paths, range(len(paths)), strict=True))
+    return _Expected(index, sizes, hexes, sum(sizes))
 
 
 def _check_item(i: int, size: Any, hexdigest: Any) -> tuple[int, str]:
@@ -239,51 +248,61 @@ def verify_tree(
     body = _manifest_body(manifest_signed)
     manifest_id = str(body.get("id", ""))
     expected, refused = _expected(body)
-    sizes, digests = expected.sizes, expected.digests
+    index, want_sizes, want_hexes = expected.index, expected.sizes, expected.hexes
     if refused:
-        return TreeCheck(manifest_id, tuple(refused), len(sizes), expected.total, tree_read=False)
+        return TreeCheck(manifest_id, tuple(refused), len(index), expected.total, tree_read=False)
 
     extra: list[str] = []
+    findings: list[Finding] = []
 
     def select(files: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        chosen = [f for f in files if f[1] in sizes]
-        if len(chosen) != len(files):
-            extra.extend(rel for _, rel in files if rel not in sizes)
+        if all(map(index.__contains__, map(_REL, files))):
+            return files  # the usual case, proven at C speed
+        chosen = [f for f in files if f[1] in index]
+        extra.extend(rel for _, rel in files if rel not in index)
         return chosen
 
-    with progress_display(progress, "verifying") as update:
-        found = hash_tree(
-            root, workers=workers, select=select, progress=update, known=sizes, mode=hash_mode
-        )
-    findings = [Finding("extra", path, "file is not listed in the manifest") for path in extra]
-    for rels, got_sizes, got_hexes in found.chunks:
+    def compare(chunk: Chunk) -> None:
+        # Called as each task's result arrives, so the comparison overlaps the hashing.
         # A whole task at once, at C speed; only a chunk that differs is looked at file by file.
-        if (
-            "".join(map(digests.__getitem__, rels)) == got_hexes
-            and tuple(map(sizes.__getitem__, rels)) == got_sizes
-        ):
-            continue
+        rels, got_sizes, got_hexes = chunk
+        at = list(map(index.__getitem__, rels))
+        gather = operator.itemgetter(*at, at[0])  # the extra item: a tuple even for one file
+        if "".join(gather(want_hexes)[:-1]) == got_hexes and gather(want_sizes)[:-1] == got_sizes:
+            return
         for i, path in enumerate(rels):
-            size, want_size = got_sizes[i], sizes[path]
+            size, want_size = got_sizes[i], want_sizes[at[i]]
             if size != want_size:
                 message = f"size is {size} bytes, manifest says {want_size}"
                 findings.append(Finding("size-mismatch", path, message))
-            elif got_hexes[64 * i : 64 * i + 64] != digests[path]:
+            elif got_hexes[64 * i : 64 * i + 64] != want_hexes[at[i]]:
                 findings.append(Finding("modified", path, "sha256 differs from the manifest"))
+
+    with progress_display(progress, "verifying") as update:
+        found = hash_tree(
+            root,
+            workers=workers,
+            select=select,
+            progress=update,
+            known=index,
+            mode=hash_mode,
+            on_chunk=compare,
+        )
+    findings.extend(Finding("extra", path, "file is not listed in the manifest") for path in extra)
     for entry in found.unsafe:
         kind = entry.kind if entry.kind in ("changed", "unreadable") else "unsafe"
         findings.append(Finding(kind, _show(entry.path), f"{entry.reason}"))
     # Each listed path was hashed or reported (unsafe) at most once: count before searching.
-    reported = {entry.path for entry in found.unsafe if entry.path in sizes}
-    if found.files + len(reported) != len(sizes):
+    reported = {entry.path for entry in found.unsafe if entry.path in index}
+    if found.files + len(reported) != len(index):
         seen = reported.union(*(rels for rels, _, _ in found.chunks))
         findings.extend(
             Finding("missing", path, "listed in the manifest but not in the directory")
-            for path in sizes
+            for path in index
             if path not in seen
         )
     findings.sort(key=lambda f: (f.path, f.kind))  # code-point order == UTF-8 byte order
-    return TreeCheck(manifest_id, tuple(findings), len(sizes), expected.total)
+    return TreeCheck(manifest_id, tuple(findings), len(index), expected.total)
 
 
 def iter_items(body: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
