@@ -23,7 +23,7 @@ import re
 import phonenumbers
 
 from dta.classify._context import context_for
-from dta.classify._findings import Hit, Likelihood
+from dta.classify._findings import BY_VALUE, Hit, Likelihood
 from dta.classify._normalize import onlydigits
 
 __all__ = ["check_ipv4", "check_phone", "email_hit", "ipv6_hit"]
@@ -91,7 +91,7 @@ def check_phone(tok: str, digits: str, text: str, start: int, end: int, extra: s
         national = digits[-11:]
         if int(national[:3]) in _CN_SEGMENTS and len(set(national[3:])) > 1:
             ctx = _CNM.score(text, start, end, extra)
-            like = Likelihood(Likelihood.LIKELY + ctx)
+            like = BY_VALUE[Likelihood.LIKELY + ctx]
             return Hit(
                 start,
                 end,
@@ -106,11 +106,13 @@ def check_phone(tok: str, digits: str, text: str, start: int, end: int, extra: s
             num = phonenumbers.parse(tok, None)
         except phonenumbers.NumberParseException:
             return None
-        if not phonenumbers.is_valid_number(num):
+        # phonenumbers.is_valid_number(num) is exactly this pair; the region lookup (a walk
+        # over every region sharing the calling code, e.g. +1) is then done once, not twice.
+        region = phonenumbers.region_code_for_number(num)
+        if region is None or not phonenumbers.is_valid_number_for_region(num, region):
             return None
         ctx = _PHONE.score(text, start, end, extra)
         like = Likelihood.VERY_LIKELY if ctx > 0 else Likelihood.LIKELY
-        region = phonenumbers.region_code_for_number(num) or ""
         e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
         return Hit(
             start,
@@ -118,7 +120,7 @@ def check_phone(tok: str, digits: str, text: str, start: int, end: int, extra: s
             "phone",
             like,
             "valid",
-            f"E.164 number valid for region {region or 'unknown'}",
+            f"E.164 number valid for region {region}",
             e164,
             region,
         )
@@ -148,7 +150,7 @@ def check_ipv4(tok: str, digits: str, text: str, start: int, end: int, extra: st
     if any(len(p) > 1 and p[0] == "0" for p in parts) or any(int(p) > 255 for p in parts):
         return None
     ctx = _IP4.score(text, start, end, extra)
-    like = Likelihood(Likelihood.LIKELY + ctx) if ctx <= 0 else Likelihood.VERY_LIKELY
+    like = BY_VALUE[Likelihood.LIKELY + ctx] if ctx <= 0 else Likelihood.VERY_LIKELY
     if ctx < 0:
         like = Likelihood.POSSIBLE
     return Hit(

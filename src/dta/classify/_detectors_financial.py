@@ -26,7 +26,7 @@ from stdnum import iban as _iban
 from stdnum.exceptions import ValidationError
 
 from dta.classify._context import context_for
-from dta.classify._findings import Hit, Likelihood, cap_invalid, step
+from dta.classify._findings import BY_VALUE, Hit, Likelihood, cap_invalid, step
 from dta.classify._normalize import ALNUM_AFTER, ALNUM_BEFORE
 
 __all__ = [
@@ -45,17 +45,18 @@ _ABA = context_for("aba_routing")
 _IBAN_CTX = context_for("iban", negative=False)
 
 
+_LUHN_DOUBLE = str.maketrans("0123456789", "0246813579")  # 2d, minus 9 when above 9
+
+
 def luhn_ok(digits: str) -> bool:
-    """Return True when ``digits`` passes the Luhn (mod 10) check."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i & 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    """Return True when ``digits`` (ASCII digits) passes the Luhn (mod 10) check.
+
+    Every second digit from the right is doubled through a translation table; the digit sum is
+    then the code-point sum minus 48 per digit (two C-level passes instead of a Python loop).
+    """
+    kept = digits[-1::-2]
+    doubled = digits[-2::-2].translate(_LUHN_DOUBLE)
+    return (sum(map(ord, kept)) + sum(map(ord, doubled)) - 48 * len(digits)) % 10 == 0
 
 
 def _brand(d: str) -> str:
@@ -102,7 +103,7 @@ def check_card(tok: str, digits: str, text: str, start: int, end: int, extra: st
                 "Luhn checksum valid; issuer range unknown",
                 digits,
             )
-        like = Likelihood(Likelihood.LIKELY + ctx)
+        like = BY_VALUE[Likelihood.LIKELY + ctx]
         expl = f"Luhn checksum valid; issuer range {brand}"
         if ctx > 0:
             expl += "; card context nearby"

@@ -3,14 +3,14 @@
 Rules this module enforces:
 
 * ``us_ssn``: ``AAA-GG-SSSS`` (or 9 bare digits with SSN context); area not 000, 666 or 9xx,
-  group not 00, serial not 0000 (pure Python first), known advertising numbers rejected
-  (python-stdnum, only for numbers that pass the rules; verdicts cached per value). An SSN
+  group not 00, serial not 0000, known advertising numbers rejected (python-stdnum's rules,
+  computed in pure Python and differential-tested against stdnum). An SSN
   cannot be told from any 9-digit number by its digits, so it needs SSN context to reach
   LIKELY; a dashed valid SSN without context is POSSIBLE.
 * ``us_itin``: ``9XX-GG-SSSS`` with an IRS-assigned group (50-65, 70-88, 90-92, 94-99); LIKELY
   only with taxpayer context.
-* ``us_ein``: ``NN-NNNNNNN`` with an IRS campus prefix (python-stdnum); LIKELY only with
-  employer/tax context.
+* ``us_ein``: ``NN-NNNNNNN`` with an IRS campus prefix (python-stdnum's table, read once);
+  LIKELY only with employer/tax context.
 * ``cn_resident_id``: 18 characters (GB 11643-1999 MOD 11-2 check character, ``X`` or ``x``), a
   real birth date (both checked in pure Python) and a known region prefix (python-stdnum's
   table); legacy 15-digit numbers are checked
@@ -30,10 +30,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from operator import mul
 
 from stdnum import numdb
 from stdnum.us import ein as _ein
-from stdnum.us import ssn as _ssn
 
 from dta.classify._context import context_for
 from dta.classify._findings import Hit, Likelihood
@@ -64,22 +64,29 @@ _ITIN_GROUPS = frozenset(
 )
 
 
-@functools.lru_cache(maxsize=4096)
+# python-stdnum's list of withdrawn (advertising) SSNs, the one rule beyond area/group/serial;
+# tests check ssn_valid against stdnum, which stays the reference.
+_SSN_WITHDRAWN = frozenset(("078051120", "457555462", "219099999"))
+
+
 def ssn_valid(digits: str) -> bool:
-    """SSN area/group/serial rules in pure Python, then python-stdnum (withdrawn numbers).
-
-    Cached per value: the same numbers recur across a file's rows.
-    """
-    area, group, serial = digits[:3], digits[3:5], digits[5:]
-    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+    """SSN rules for 9 ASCII digits, in pure Python: area not 000, 666 or 9xx, group not 00,
+    serial not 0000, not a withdrawn advertising number (the same rules as python-stdnum's
+    ``us.ssn``, differential-tested against it)."""
+    area = digits[:3]
+    if area in ("000", "666") or area[0] == "9" or digits[3:5] == "00" or digits[5:] == "0000":
         return False
-    return bool(_ssn.is_valid(digits))
+    return digits not in _SSN_WITHDRAWN
 
 
-@functools.lru_cache(maxsize=4096)
+# python-stdnum's EIN check is its format plus a lookup of the two-digit prefix in the IRS
+# campus table; the table's prefixes are read from stdnum once (it stays the reference).
+_EIN_PREFIXES = frozenset(f"{p:02d}" for p in range(100) if _ein.is_valid(f"{p:02d}-0000001"))
+
+
 def ein_valid(dashed: str) -> bool:
-    """EIN with a valid IRS campus prefix (python-stdnum), cached per value."""
-    return bool(_ein.is_valid(dashed))
+    """EIN ``NN-NNNNNNN`` (ASCII digits) with a valid IRS campus prefix (python-stdnum's table)."""
+    return dashed[:2] in _EIN_PREFIXES
 
 
 def check_us_tax(tok: str, digits: str, text: str, start: int, end: int, extra: str) -> Hit | None:
@@ -201,8 +208,13 @@ _RIC_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 
 
 def ric_check_char(body: str) -> str:
-    """GB 11643-1999 MOD 11-2 check character of the first 17 digits of a resident id."""
-    total = sum((ord(c) - 48) * w for c, w in zip(body, _RIC_WEIGHTS, strict=False))
+    """GB 11643-1999 MOD 11-2 check character of the first 17 digits of a resident id.
+
+    The weighted sum of code points minus 48 times the weights of the characters present equals
+    the weighted digit sum (map/zip in C rather than a generator).
+    """
+    chars = body[:17]
+    total = sum(map(mul, map(ord, chars), _RIC_WEIGHTS)) - 48 * sum(_RIC_WEIGHTS[: len(chars)])
     return "10X98765432"[total % 11]
 
 
@@ -306,8 +318,7 @@ def uscc_check_char(body: str) -> str:
     Raises:
         KeyError: ``body`` holds a character outside the USCC alphabet.
     """
-    value = _USCC_VALUE
-    total = sum(value[c] * w for c, w in zip(body, _USCC_WEIGHTS, strict=False))
+    total = sum(map(mul, map(_USCC_VALUE.__getitem__, body[:17]), _USCC_WEIGHTS))
     return _USCC_ALPHABET[-total % 31]
 
 

@@ -194,10 +194,28 @@ def value_hit(value: str, start: int, why: str) -> Hit | None:
     )
 
 
+# Every alternative of _NAME contains one of these words, so a window holding none of them (in
+# _NAME's case-insensitive sense) cannot match it. ASCII windows are lowered and searched
+# case-sensitively (exact for ASCII); others with the same IGNORECASE flag as _NAME.
+_HINTS = "pass|pwd|secret|token|key|credential|密码|口令|密钥|令牌|秘钥"
+_HINT_LOWER = re.compile(_HINTS)
+_HINT_ANYCASE = re.compile(_HINTS, re.IGNORECASE)
+
+
+def _named(window: str) -> bool:
+    """True when a secret-like name ends ``window`` (see :data:`_NAME`)."""
+    if window.isascii():
+        if _HINT_LOWER.search(window.lower()) is None:
+            return False
+    elif _HINT_ANYCASE.search(window) is None:
+        return False
+    return _NAME.search(window) is not None
+
+
 def secret_hit(text: str, m: re.Match[str], extra: str) -> Hit | None:
     """Classify an assignment match (from :data:`VALUE_RE`), or return None."""
     op = m.start()
     window = text[max(0, op - 48) : op + 1]
-    if _NAME.search(window) is None and (not extra or not is_secret_name(extra)):
+    if not _named(window) and (not extra or not is_secret_name(extra)):
         return None
     return value_hit(m.group(1), m.start(1), "value assigned to a secret-like name")

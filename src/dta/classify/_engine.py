@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from dta.classify._context import forget as forget_context
 from dta.classify._detectors_contact import check_ipv4, check_phone, email_hit, ipv6_hit
 from dta.classify._detectors_financial import IBAN_RE, check_aba, check_card, iban_hit
 from dta.classify._detectors_markings import (
@@ -425,9 +426,12 @@ def scan(text: str, extra: Extra = None) -> list[Hit]:
         Non-overlapping hits sorted by offset, every likelihood included (callers filter).
     """
     out: list[Hit] = []
-    _pass_numeric(text, extra, out)
-    _pass_keywords(text, extra, out)
-    _pass_assign(text, extra, out)
+    try:
+        _pass_numeric(text, extra, out)
+        _pass_keywords(text, extra, out)
+        _pass_assign(text, extra, out)
+    finally:
+        forget_context()
     if "eyJ" in text:
         _pass_jwt(text, out)
     if "@" in text:

@@ -71,6 +71,10 @@ def parse_likelihood(name: object, *, where: str = "likelihood") -> Likelihood:
     raise ClassificationError(f"{where}: {name!r} is not a likelihood ({names})")
 
 
+# Members by value (index 0 unused): a tuple index is far cheaper than calling the enum class.
+BY_VALUE: tuple[Likelihood, ...] = (Likelihood.VERY_UNLIKELY, *Likelihood)
+
+
 def step(likelihood: Likelihood, delta: int) -> Likelihood:
     """Move ``likelihood`` by ``delta`` steps, clamped to the scale."""
-    return Likelihood(max(1, min(5, int(likelihood) + delta)))
+    return BY_VALUE[max(1, min(5, int(likelihood) + delta))]

@@ -24,7 +24,7 @@ import hmac
 import os
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from dta.classify._engine import DETECTOR_TYPES, DETECTOR_VERSION
 from dta.classify._findings import Hit, Likelihood
@@ -34,6 +34,31 @@ from dta.errors import ClassificationError
 __all__ = ["Collector", "ReportContext", "build_report", "resolve_key"]
 
 MIN_KEY = 16
+# Likelihood names by value (an enum member's .name is a Python-level property lookup).
+_NAMES = ("", *(like.name for like in Likelihood))
+_LIKELY = int(Likelihood.LIKELY)
+
+
+class _Keyed(Protocol):
+    def copy(self) -> _Keyed: ...
+    def update(self, msg: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+def _keyed_sha256(key: bytes) -> _Keyed:
+    """An HMAC-SHA-256 object keyed once; copies of it fingerprint each value.
+
+    Keying (hashing the padded key) is half of a short message's HMAC work, so it is done once
+    per report. OpenSSL's HMAC object is used directly where available (no Python wrapper
+    frames per call); otherwise :mod:`hmac`'s object, which computes the same function.
+    """
+    try:
+        import _hashlib
+
+        keyed: _Keyed = _hashlib.hmac_new(key, digestmod="sha256")
+    except (ImportError, AttributeError, ValueError):
+        keyed = hmac.new(key, digestmod=hashlib.sha256)
+    return keyed
 
 
 def resolve_key(key: bytes | None) -> tuple[bytes, str]:
@@ -60,10 +85,13 @@ class ReportContext:
         self.report_min = policy.report_min_likelihood
         self.fp_min = min(policy.report_min_likelihood, Likelihood.LIKELY)
         self.subjects: dict[str, set[bytes]] = {}
+        self._keyed = _keyed_sha256(key)
 
     def fingerprint(self, hit: Hit) -> bytes:
         """HMAC-SHA-256 of the hit's type and normalised value."""
-        return hmac.digest(self.key, f"{hit.type}\x00{hit.norm}".encode(), "sha256")
+        mac = self._keyed.copy()
+        mac.update(f"{hit.type}\x00{hit.norm}".encode())
+        return mac.digest()
 
     def key_id(self) -> str:
         """Public identifier of the fingerprint key."""
@@ -108,16 +136,16 @@ class Collector:
         callers skip computing line/column/byte offsets for hits that are only counted). The
         HMAC fingerprint is computed only when a detail or a data-subject count needs it.
         """
-        key = (hit.type, hit.variant, int(hit.likelihood))
+        like = hit.likelihood
+        key = (hit.type, hit.variant, int(like))
         counts = self.counts
         counts[key] = counts.get(key, 0) + 1
         if column is not None:
             self.column(column).counts[key] += 1
         ctx = self.ctx
-        like = hit.likelihood
         if like < ctx.fp_min:
             return
-        subject = like >= Likelihood.LIKELY and hit.type in ctx.policy.subject_types
+        subject = like >= _LIKELY and hit.type in ctx.policy.subject_types
         detail = like >= ctx.report_min
         if detail and len(self.details) >= ctx.max_details:
             self.omitted += 1
@@ -126,12 +154,15 @@ class Collector:
             return
         fp = ctx.fingerprint(hit)
         if subject:
-            self.fps.setdefault(hit.type, set()).add(fp[:8])
+            fps = self.fps.get(hit.type)
+            if fps is None:
+                fps = self.fps[hit.type] = set()
+            fps.add(fp[:8])
         if not detail:
             return
         entry: dict[str, Any] = {
             "type": hit.type,
-            "likelihood": hit.likelihood.name,
+            "likelihood": _NAMES[like],
             "validator": hit.validator,
             "location": location,
             "fingerprint": fp.hex(),

@@ -36,13 +36,29 @@ BACK = 512
 _FW_UTF8 = re.compile(rb"\xef(?:\xbc[\x90-\x99\xa1-\xba]|\xbd[\x81-\x9a])")
 
 
+def _has_fw_utf8(data: bytes) -> bool:
+    """True when ``data`` holds the UTF-8 of a full-width digit or Latin letter.
+
+    Lead bytes ``EF`` are found with ``bytes.find`` (memchr) and only they are matched.
+    """
+    find = data.find
+    pos = find(b"\xef")
+    while pos >= 0:
+        if _FW_UTF8.match(data, pos) is not None:
+            return True
+        pos = find(b"\xef", pos + 1)
+    return False
+
+
 class _Locator:
     """Tracks line, column and byte offset while positions move forward only."""
 
-    __slots__ = ("byte", "encoding", "line", "line_start", "pos")
+    __slots__ = ("ascii_one_byte", "byte", "encoding", "line", "line_start", "pos")
 
     def __init__(self, encoding: str, bom: int):
         self.encoding = encoding
+        # ASCII characters are one byte each: an all-ASCII segment needs no encoding to count
+        self.ascii_one_byte = codecs.lookup(encoding).name in ("utf-8", "gb18030")
         self.pos = 0  # absolute char position counted so far
         self.line = 1
         self.line_start = 0
@@ -57,7 +73,10 @@ class _Locator:
         if n:
             self.line += n
             self.line_start = self.pos + seg.rfind("\n") + 1
-        self.byte += len(seg.encode(self.encoding, "replace"))
+        if self.ascii_one_byte and seg.isascii():
+            self.byte += len(seg)
+        else:
+            self.byte += len(seg.encode(self.encoding, "replace"))
         self.pos = to
 
 
@@ -95,9 +114,7 @@ def scan_stream(
         eof = not data
         if utf8 and data:
             if not fw_new:
-                fw_new = _FW_UTF8.search(data) is not None or (
-                    _FW_UTF8.search(prev_tail + data[:2]) is not None
-                )
+                fw_new = _has_fw_utf8(data) or _has_fw_utf8(prev_tail + data[:2])
             prev_tail = data[-2:]
         orig += decoder.decode(data, final=eof)
         if not eof and len(orig) - (accept_from - base) < BLOCK + OVERLAP:
@@ -105,21 +122,24 @@ def scan_stream(
         fw = fw_new or fw_kept
         norm = normalize(orig) if fw else orig
         accept_to = base + len(orig) if eof else base + len(orig) - OVERLAP
+        add = collector.add
+        wants_detail = collector.wants_detail
         for hit in scan(norm):
             start = base + hit.start
             if start < accept_from or start >= accept_to:
                 continue
-            if not collector.wants_detail(hit):
-                collector.add(hit, None)  # counted only: no location needed
+            if not wants_detail(hit):
+                add(hit, None)  # counted only: no location needed
                 continue
-            loc.advance(orig, base, start)
+            if start > loc.pos:
+                loc.advance(orig, base, start)
             location = {
                 "line": loc.line,
                 "column": start - loc.line_start + 1,
                 "offset": loc.byte,
                 "length": hit.end - hit.start,
             }
-            collector.add(hit, location)
+            add(hit, location)
         loc.advance(orig, base, accept_to)
         keep_from = max(accept_to - BACK, base)
         orig = orig[keep_from - base :]
