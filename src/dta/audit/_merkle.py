@@ -157,18 +157,25 @@ def inclusion_proof(index: int, size: int, src: NodeSource) -> list[bytes]:
     _check_size(index, "leaf index")
     if index >= size:
         raise ProofError(f"leaf index {index} is not below tree size {size}")
+    # Closed form of RFC 9162's recursive split, leaf to root: below the level where index and
+    # size - 1 first differ, the sibling at each level is a perfect subtree unless the tree's end
+    # cuts it (then MTH of the rest of the tree); above it, the path runs along the right edge
+    # and has a left sibling wherever index has a 1 bit.
+    perfect = src.perfect
+    inner = (index ^ (size - 1)).bit_length()
     proof: list[bytes] = []
-    start, n = 0, size
-    while n > 1:
-        k = 1 << ((n - 1).bit_length() - 1)
-        if index - start < k:
-            proof.append(_range_hash(src, start + k, start + n))
-            n = k
+    for level in range(inner):
+        j = (index >> level) ^ 1
+        if (j + 1) << level <= size:
+            proof.append(perfect(level, j))
         else:
-            proof.append(_perfect(src, start, k))
-            start += k
-            n -= k
-    proof.reverse()
+            proof.append(_range_hash(src, j << level, size))
+    rest, level = index >> inner, inner
+    while rest:
+        if rest & 1:
+            proof.append(perfect(level, rest - 1))
+        rest >>= 1
+        level += 1
     return proof
 
 

@@ -10,6 +10,13 @@ Rules this module enforces:
   dropping partial entries and recomputing missing upper-level nodes from the level below.
 * The sidecar is a cache: it is never fsynced, the store checks it against the log on open and
   rebuilds it when stale, and verifiers never read it.
+* Reads of the upper levels are served from memory (ADR 0097): a level whose ``n >> k`` hashes
+  fit in :data:`TOP_LEVEL_BYTES` is read whole (from where this process's copy ends) the first
+  time a hash beyond that copy is asked for, so a warm proof makes one ``pread`` per lower level
+  only and a cold one touches the disk for those levels only. A copy holds only whole entries
+  that were in the file when read (entries are never rewritten while the log is unchanged);
+  every cut of a level (``truncate``, ``normalise``) cuts the copy too. Writes never go through
+  the copies, and a copy never grows past twice :data:`TOP_LEVEL_BYTES`.
 """
 
 from __future__ import annotations
@@ -22,10 +29,15 @@ from pathlib import Path
 
 from dta.errors import StorageError
 
-__all__ = ["Sidecar"]
+__all__ = ["TOP_LEVEL_BYTES", "Sidecar"]
 
 _OFFSETS = "offsets"
 _MAX_LEVEL = 63
+#: A level is kept in memory when all its hashes fit in this many bytes (~2x this in total).
+TOP_LEVEL_BYTES = 256 * 1024
+_COPY_LIMIT = 2 * TOP_LEVEL_BYTES
+_TOP_SHIFT = (TOP_LEVEL_BYTES // 32).bit_length() - 1  # n >> _TOP_SHIFT == 0 <=> fits
+_NO_CACHE = _MAX_LEVEL + 1
 
 
 def _level_name(level: int) -> str:
@@ -47,6 +59,16 @@ class Sidecar:
         except OSError as exc:
             raise StorageError(f"{directory}: cannot create sidecar: {exc.strerror}") from exc
         self._fds: dict[str | int, int] = {}
+        #: In-memory copies of the top levels' files (module rules); ``b""`` below them.
+        self._copies: list[bytes] = [b""] * (_MAX_LEVEL + 1)
+        #: Lowest cached level; from the leaf count this process last learned (none: no cache).
+        self._top = _NO_CACHE
+        self._n: int | None = None
+
+    def _learn(self, n: int | None) -> None:
+        """Note the number of indexed records (``None``: unknown) and the top levels it implies."""
+        self._n = n
+        self._top = _NO_CACHE if n is None else (n >> _TOP_SHIFT).bit_length()
 
     def _fd(self, name: str | int) -> int:
         fd = self._fds.get(name)
@@ -98,12 +120,27 @@ class Sidecar:
         """
         if not 0 <= level <= _MAX_LEVEL or index < 0:
             raise StorageError(f"no subtree ({level}, {index})")
-        data = os.pread(self._fd(level), 32, index * 32)
+        at = index * 32
+        if level >= self._top:
+            copy = self._copies[level]
+            if at + 32 > len(copy) and at < _COPY_LIMIT:
+                copy = self._extend(level)
+            if at + 32 <= len(copy):
+                return copy[at : at + 32]
+        data = os.pread(self._fds.get(level) or self._fd(level), 32, at)
         if len(data) != 32:
             raise StorageError(f"{self.directory}: subtree ({level}, {index}) is not stored")
         return data
 
     perfect = node  # a NodeSource (dta.audit.merkle) over what is stored
+
+    def _extend(self, level: int) -> bytes:
+        """Read the whole entries of ``level`` past this process's copy into it; return it."""
+        copy = self._copies[level]
+        more = os.pread(self._fds.get(level) or self._fd(level), _COPY_LIMIT - len(copy), len(copy))
+        copy += more[: len(more) - len(more) % 32]
+        self._copies[level] = copy
+        return copy
 
     def append(self, ends: Sequence[int], nodes: dict[int, list[bytes]]) -> None:
         """Append record end offsets and completed subtree hashes (leaves first).
@@ -111,15 +148,21 @@ class Sidecar:
         Raises:
             StorageError: a write failed.
         """
+        n = self._n
+        self._learn(None)  # unknown until the writes below have all succeeded
         try:
             _write_all(self._fd(_OFFSETS), struct.pack(f">{len(ends)}Q", *ends))
             for level in sorted(nodes):
                 _write_all(self._fd(level), b"".join(nodes[level]))
         except OSError as exc:
             raise StorageError(f"{self.directory}: sidecar write failed: {exc.strerror}") from exc
+        if n is not None:
+            self._learn(n + len(ends))
 
     def truncate(self, n: int) -> None:
         """Cut every file to what ``n`` records need (entries beyond are dropped)."""
+        self._learn(None)
+        self._copies = [b""] * (_MAX_LEVEL + 1)
         os.ftruncate(self._fd(_OFFSETS), min(self._len(_OFFSETS, 8), n) * 8)
         for level in range(_MAX_LEVEL + 1):
             path = self.directory / _level_name(level)
@@ -134,6 +177,7 @@ class Sidecar:
         Returns:
             ``n``, the number of records the sidecar now indexes.
         """
+        self._learn(None)
         n = min(self._len(_OFFSETS, 8), self._len(0, 32))
         self._cut(_OFFSETS, n * 8)
         self._cut(0, n * 32)
@@ -152,6 +196,7 @@ class Sidecar:
                     for i in range(0, len(below), 64)
                 ]
                 _write_all(self._fd(level), b"".join(out))
+        self._learn(n)
         return n
 
     def _cut(self, name: str | int, limit: int) -> None:
@@ -162,12 +207,21 @@ class Sidecar:
         keep = min(limit, size - size % width)
         if keep != size:
             os.ftruncate(fd, keep)
+            if isinstance(name, int):
+                self._forget(name, keep)
+
+    def _forget(self, level: int, keep: int) -> None:
+        """Cut the in-memory copy of ``level`` to ``keep`` bytes (after a cut of its file)."""
+        if len(self._copies[level]) > keep:
+            self._copies[level] = self._copies[level][:keep]
 
     def close(self) -> None:
         """Close every file."""
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
+        self._copies = [b""] * (_MAX_LEVEL + 1)
+        self._learn(None)
 
 
 def _write_all(fd: int, data: bytes) -> None:
