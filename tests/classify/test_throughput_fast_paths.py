@@ -240,3 +240,51 @@ def test_byte_offsets_after_ascii_and_chinese_segments(encoding: str) -> None:
     got = [d["location"]["offset"] for d in collector.details if d["type"] == "credit_card"]
     want = [len(text[: text.index(c)].encode(encoding)) for c in cards]
     assert got == want
+
+
+_FILLER = (
+    "Quarterly energy readings were exchanged. 双方按季度交换建筑能耗数据。\n" * 3000
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("head", "middle", "bom"),
+    [
+        (b"", b"", 0),
+        (b"", b"", 3),
+        (b"bad \xff\xfe byte early\n", b"", 0),  # replacement before the first window ends
+        (b"", b"bad \xc3 byte late\n", 0),  # replacement only after a window was counted
+    ],
+)
+def test_byte_offsets_across_long_stretches_without_findings(
+    head: bytes, middle: bytes, bom: int
+) -> None:
+    """Offsets after megabytes without a finding equal the re-encoded text's (as before)."""
+    cards = ["4111111111111111", "5500005555555559", "4012888888881881"]
+    raw = (
+        head
+        + f"card number {cards[0]}\n".encode()
+        + _FILLER * 12  # past the first window's end (~1.07 M characters)
+        + middle
+        + _FILLER
+        + f"card number {cards[1]}\n".encode()
+        + _FILLER * 3
+        + f"信用卡 {cards[2]}\n".encode()
+    )
+    ctx = _report.ReportContext(load_policy(), KEY, "caller", 100)
+    collector = _report.Collector(ctx)
+    _stream.scan_stream(io.BytesIO(raw), "utf-8", collector, bom=bom)
+    decoded = raw.decode("utf-8", "replace")
+    got = [
+        (d["location"]["offset"], d["location"]["line"], d["location"]["column"])
+        for d in collector.details
+        if d["type"] == "credit_card"
+    ]
+    want = []
+    for c in cards:
+        i = decoded.index(c)
+        line_start = decoded.rfind("\n", 0, i) + 1
+        want.append(
+            (bom + len(decoded[:i].encode()), decoded.count("\n", 0, i) + 1, i - line_start + 1)
+        )
+    assert got == want

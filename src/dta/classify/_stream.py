@@ -79,6 +79,24 @@ class _Locator:
             self.byte += len(seg.encode(self.encoding, "replace"))
         self.pos = to
 
+    def jump(self, orig: str, base: int, to: int, end_byte: int) -> None:
+        """Like :meth:`advance` for UTF-8 text whose decoded characters all re-encode to the
+        bytes they came from; ``end_byte`` is the byte offset of the end of ``orig``.
+
+        When the stretch to count is longer than what follows it, the offset is taken back
+        from the end (encoding the shorter tail) and lines are counted in place, unsliced.
+        """
+        lo, hi = self.pos - base, to - base
+        if hi <= lo or len(orig) - hi >= hi - lo:
+            self.advance(orig, base, to)
+            return
+        n = orig.count("\n", lo, hi)
+        if n:
+            self.line += n
+            self.line_start = base + orig.rfind("\n", lo, hi) + 1
+        self.byte = end_byte - len(orig[hi:].encode("utf-8"))
+        self.pos = to
+
 
 def scan_stream(
     handle: BinaryIO,
@@ -106,6 +124,10 @@ def scan_stream(
     base = 0  # absolute char index of orig[0]
     accept_from = 0
     loc = _Locator(encoding if encoding != "utf-8-sig" else "utf-8", bom)
+    # plain UTF-8 and no replacement character decoded yet: the decoded text re-encodes to
+    # exactly the bytes read, so the byte offset of its end is known without encoding it
+    lossless = codecs.lookup(encoding).name == "utf-8"
+    fed = bom  # bytes handed to the decoder, plus the BOM before them
     eof = False
     while not eof:
         data = handle.read(BLOCK)
@@ -116,7 +138,11 @@ def scan_stream(
             if not fw_new:
                 fw_new = _has_fw_utf8(data) or _has_fw_utf8(prev_tail + data[:2])
             prev_tail = data[-2:]
-        orig += decoder.decode(data, final=eof)
+        fed += len(data)
+        chunk = decoder.decode(data, final=eof)
+        if lossless and "\ufffd" in chunk:
+            lossless = False
+        orig += chunk
         if not eof and len(orig) - (accept_from - base) < BLOCK + OVERLAP:
             continue
         fw = fw_new or fw_kept
@@ -140,7 +166,10 @@ def scan_stream(
                 "length": hit.end - hit.start,
             }
             add(hit, location)
-        loc.advance(orig, base, accept_to)
+        if lossless:
+            loc.jump(orig, base, accept_to, fed - len(decoder.getstate()[0]))
+        else:
+            loc.advance(orig, base, accept_to)
         keep_from = max(accept_to - BACK, base)
         orig = orig[keep_from - base :]
         fw_kept = fw and has_fullwidth(orig)
