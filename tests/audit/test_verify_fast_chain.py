@@ -77,6 +77,18 @@ def _fast_accepts(line: bytes, index: int, prev: bytes) -> bool:
         return vf._chain([line], index, prev.hex().encode()) is not None
 
 
+def _fast_accepts_after(before: bytes, line: bytes, index: int) -> bool:
+    """Like :func:`_fast_accepts` for ``line`` at ``index`` after the valid line ``before``.
+
+    The line before sets where ``_chain`` first looks for the expected tail (the guess path).
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(vf, "_parsed_line", lambda _line: None)
+        first = vf._chain([before], index - 1, json.loads(before)["prev"].encode())
+        assert first is not None
+        return vf._chain([before, line], index - 1, json.loads(before)["prev"].encode()) is not None
+
+
 def _reports(lines: list[bytes]) -> tuple[Any, Any, Any]:
     """(fast path on, fast path off, record-by-record replay) reports of ``lines``."""
     fast = verify_lines(lines)
@@ -96,6 +108,19 @@ def test_clean_log_is_accepted_by_the_byte_check_with_the_tree_root() -> None:
     report = verify_lines(LINES)
     assert report.ok
     assert report.root == MemoryTree([_leaf(line) for line in LINES]).root(N)
+
+
+def test_tail_lengths_that_change_between_records_are_still_checked_without_parsing() -> None:
+    """Subject ids of varying length and an index gaining a digit: the guess misses, rfind finds."""
+    records = [dict(rec) for rec in RECORDS]
+    for i, rec in enumerate(records):
+        rec["subject"] = {**SUBJECT, "id": "urn:" + "x" * (1 + (i * 7) % 13)}
+    lines = _chained(records)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(vf, "_parsed_line", lambda _line: None)
+        assert vf._chain(lines, 0, b"0" * 64) == [_leaf(line) for line in lines]
+    assert _fast_accepts_after(lines[BAD - 1], lines[BAD], BAD)
+    assert not _fast_accepts_after(lines[BAD - 1], lines[BAD + 1], BAD)
 
 
 def test_byte_check_requires_the_expected_index_and_prev() -> None:
@@ -178,6 +203,7 @@ def test_tampered_record_is_reported_at_its_index_with_the_parsing_paths_fault(
     lines = _tampered(changes, rechain)
     assert _parsing_path(lines[BAD]) is None, what
     assert not _fast_accepts(lines[BAD], BAD, _leaf(lines[BAD - 1]))
+    assert not _fast_accepts_after(lines[BAD - 1], lines[BAD], BAD)
     fast, slow, replay = _reports(lines)
     assert fast == slow == replay
     assert fast.fault is not None
@@ -328,7 +354,7 @@ def test_byte_check_agrees_with_parsing_on_mutated_lines(data: st.DataObject) ->
     else:
         line = line[:pos] + line[pos + 1 :]
     prev = _leaf(LINES[BAD - 1])
-    if _fast_accepts(line, BAD, prev):
+    if _fast_accepts(line, BAD, prev) or _fast_accepts_after(LINES[BAD - 1], line, BAD):
         assert _parsing_path(line) == (BAD, prev.hex())
 
 

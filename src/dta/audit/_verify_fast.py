@@ -16,7 +16,8 @@ Rules this module enforces (docs/adr/0059, 0095):
   - ``HEAD`` fullmatches :data:`_HEAD` (``{"_type":"dta.audit-record","action":...,"actor":...,
     "agreement":null|{...},"details":``) and names a core action (verdict cached per head);
   - ``PRE`` is exactly ``,"index":<index>,"prev":"<hex(h)>","spec_version":"1.0","subject":
-    {"_type":"`` (taken at its last occurrence);
+    {"_type":"`` (looked for first where the line before had it, counted from the end, else
+    with ``rfind``: any place will do, since the four parts must tile the whole line);
   - ``REST`` fullmatches :data:`_REST` (subject ``_type``, ``digest``, ``id``, a real UTC time
     and the closing braces);
   - ``DETAILS`` is proved by the C scanner (``canonical_line``) to be one canonical JSON value
@@ -157,12 +158,16 @@ def _chain(lines: Sequence[bytes], index: int, prev: bytes) -> list[bytes] | Non
     append = leaves.append
     head = b"\n"  # the last valid head (no line starts with a newline)
     k = 0
+    tail = 0  # bytes from PRE to the end in the line before (records of a log mostly agree)
     for line in lines:
         if not line.startswith(head):
             k = _head_end(line)
             head = line[:k] if k else b"\n"
         pre = _PRE % (index, prev)
-        cut = line.rfind(pre)
+        cut = len(line) - tail
+        if cut <= k or not line.startswith(pre, cut):
+            cut = line.rfind(pre)
+            tail = len(line) - cut
         if not (
             k and cut > k and rest(line, cut + len(pre)) and scan(line[k - 1 : cut], _DETAILS_DEPTH)
         ) and _parsed_line(line) != (index, prev.decode()):
