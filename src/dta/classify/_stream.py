@@ -143,6 +143,7 @@ def scan_stream(
         if lossless and "\ufffd" in chunk:
             lossless = False
         orig += chunk
+        del chunk  # the window holds a copy; do not keep a second one through the scan
         if not eof and len(orig) - (accept_from - base) < BLOCK + OVERLAP:
             continue
         fw = fw_new or fw_kept
