@@ -22,13 +22,14 @@ import hashlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
-from dta._json import canonical_bytes, loads_canonical
+from dta._json import MAX_DEPTH, canonical_bytes, loads_canonical
+from dta._json_walk import levels as _levels
 from dta.audit._actions import ACTIONS
-from dta.audit._record_bytes import MAX_LINE, line_fast_ok, line_index_prev
+from dta.audit._record_bytes import MAX_LINE, line_fast_ok, line_fast_ok_cached, line_index_prev
 from dta.errors import CanonicalError, JSONError, SchemaError
 
 __all__ = [
@@ -233,10 +234,36 @@ def check_record(rec: object) -> dict[str, Any]:
     return rec
 
 
+_EVENT_MEMBERS = frozenset({"actor", "action", "subject", "agreement", "details", "time"})
+_REQUIRED = ("actor", "action", "subject")
+
+
+def _check_event(event: object) -> None:
+    """Raise the SchemaError for an event that is not a Mapping of the allowed members."""
+    if not isinstance(event, Mapping):
+        raise SchemaError("audit event must be an object")
+    unknown = sorted(set(event) - _EVENT_MEMBERS)
+    if unknown:
+        raise SchemaError(f"audit event has unexpected members {unknown}")
+    for name in _REQUIRED:
+        if name not in event:
+            raise SchemaError(f"audit event is missing {name!r}", pointer=f"/{name}")
+
+
 def prepare_record(event: Mapping[str, Any], *, now: datetime | None = None) -> PreparedRecord:
     """Check ``event`` and return its record with index 0 and genesis ``prev`` (to be set later).
 
-    The event's values are deep-copied, so later changes by the caller cannot alter the record.
+    The record is serialised once, here, so later changes by the caller cannot alter it.
+
+    Which lines a verifier accepts is decided without re-parsing the line (docs/adr/0096):
+    ``canonical_bytes`` returned the RFC 8785 form of the record, and the C type walk finds only
+    exact ``dict``/``list``/``tuple``/``str``/``int``/``bool``/``None`` on at most ``MAX_DEPTH``
+    levels (no float, nothing JSON lacks). Such a line is strict, canonical JSON whose value
+    equals the record, so ``loads_canonical`` accepts it and returns that value, and the record
+    rules give the same verdict on the record as on the parsed line: the verifier's byte check
+    (``line_fast_ok_cached``, valid because the line is the record's canonical form), else
+    :func:`check_record`. Anything the walk refuses (floats, Mapping or str subclasses, very
+    deep values) takes the parsing path below, which decides and names the problem.
 
     Args:
         event: ``actor``, ``action``, ``subject``; optional ``agreement``, ``details``, ``time``.
@@ -249,28 +276,49 @@ def prepare_record(event: Mapping[str, Any], *, now: datetime | None = None) -> 
         SchemaError: the event is malformed, not canonical-JSON-safe, or its record would be
             over 65,535 bytes.
     """
-    if not isinstance(event, Mapping):
-        raise SchemaError("audit event must be an object")
-    allowed = {"actor", "action", "subject", "agreement", "details", "time"}
-    unknown = sorted(set(event) - allowed)
-    if unknown:
-        raise SchemaError(f"audit event has unexpected members {unknown}")
-    for name in ("actor", "action", "subject"):
-        if name not in event:
-            raise SchemaError(f"audit event is missing {name!r}", pointer=f"/{name}")
-    details = event.get("details")
+    if type(event) is not dict or not event.keys() <= _EVENT_MEMBERS:
+        _check_event(event)
+    try:
+        actor, action, subject = event["actor"], event["action"], event["subject"]
+    except KeyError:
+        _check_event(event)  # names the missing member
+        raise
+    get = event.get
+    time = get("time")
+    details = get("details")
     record = {
         "_type": RECORD_TYPE,
         "spec_version": SPEC_VERSION,
         "index": 0,
-        "time": event["time"] if event.get("time") is not None else format_time(now),
-        "actor": event["actor"],
-        "action": event["action"],
-        "subject": event["subject"],
-        "agreement": event.get("agreement"),
+        "time": format_time(now) if time is None else time,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "agreement": get("agreement"),
         "details": {} if details is None else details,
         "prev": GENESIS_PREV,
     }
+    try:
+        template = canonical_bytes(record)
+    except CanonicalError:
+        return _prepare_parsed(record)  # names the problem
+    if (
+        0 < _levels(record, MAX_DEPTH, False) <= MAX_DEPTH
+        and len(template) + _MAX_INDEX_DIGITS - 1 <= MAX_LINE
+    ):
+        if not line_fast_ok_cached(template, record):
+            check_record(record)
+        cut = template.rfind(_SLOT)
+        return PreparedRecord(template[:cut], template[cut + len(_SLOT) :])
+    return _prepare_parsed(record)
+
+
+def _prepare_parsed(record: dict[str, Any]) -> PreparedRecord:
+    """:func:`prepare_record` for a record the type walk did not clear: parse and check its line.
+
+    Raises:
+        SchemaError: the record is malformed, not canonical-JSON-safe or too long.
+    """
     # Exactly what a verifier accepts: its byte check (no parsing), else strict canonical
     # parsing and its record checks.
     try:
@@ -290,15 +338,20 @@ def prepare_record(event: Mapping[str, Any], *, now: datetime | None = None) -> 
 
 
 _SLOT = b'"index":0,"prev":"' + GENESIS_PREV.encode() + b'"'
+_INDEX = b'"index":'
+_PREV = b',"prev":"'
+_QUOTE = b'"'
+_join = b"".join
 
 
-@attrs.frozen
-class PreparedRecord:
+class PreparedRecord(NamedTuple):
     """A checked record's canonical bytes with its ``index`` and ``prev`` still open.
 
     In canonical (sorted) member order ``index`` and ``prev`` are adjacent and follow
     ``details``; nothing after them (``spec_version``, ``subject``, ``time``) can hold an object
     member, so the *last* ``"index":0,"prev":"000..."`` in the template is the record's own.
+    Replacing its values by another integer and another 64-character lowercase hex string keeps
+    the line canonical (same names, same order; neither value needs an escape).
     """
 
     head: bytes
@@ -310,7 +363,9 @@ class PreparedRecord:
         Raises:
             SchemaError: the line would be over 65,535 bytes.
         """
-        line = b'%s"index":%d,"prev":"%s"%s' % (self.head, index, prev.hex().encode(), self.tail)
+        line = _join(
+            (self.head, _INDEX, b"%d" % index, _PREV, prev.hex().encode(), _QUOTE, self.tail)
+        )
         if len(line) > MAX_LINE:
             raise SchemaError(f"audit record is {len(line)} bytes; the limit is {MAX_LINE}")
         return line

@@ -274,7 +274,8 @@ class JSONLStore:
             StorageError: torn or corrupt tail, or a write or sync failed.
         """
         with self._locked():
-            self._refresh()
+            if not self._known or os.fstat(self._fd).st_size != self._end:
+                self._refresh()
             if self._damage is not None:
                 d = self._damage
                 hint = "run 'dta audit repair'" if d["kind"] == "torn" else "verify the log"
@@ -286,14 +287,21 @@ class JSONLStore:
             lines = build(n, self._last)
             if not lines:
                 return n, []
-            ends: list[int] = []
-            end = self._end
-            for line in lines:
-                if b"\n" in line:
+            if len(lines) == 1:
+                line = lines[0]
+                data = line + b"\n"
+                if data.find(b"\n") != len(line):
                     raise StorageError("a record line contains a newline")
-                end += len(line) + 1
-                ends.append(end)
-            data = lines[0] + b"\n" if len(lines) == 1 else b"\n".join(lines) + b"\n"
+                ends = [self._end + len(data)]
+            else:
+                ends = []
+                end = self._end
+                for line in lines:
+                    if b"\n" in line:
+                        raise StorageError("a record line contains a newline")
+                    end += len(line) + 1
+                    ends.append(end)
+                data = b"\n".join(lines) + b"\n"
             self._known = False
             try:
                 written = os.write(self._fd, data)
@@ -303,23 +311,21 @@ class JSONLStore:
                     os.fdatasync(self._fd)
             except OSError as exc:
                 raise StorageError(f"{self._path}: append failed: {exc.strerror}") from exc
+            # The records are committed in the log (the source of truth); from here on only
+            # the in-memory view and the sidecar queue (a cache) are updated.
             leaves = [_sha256(b"\x00" + line).digest() for line in lines]
-            try:
-                self._stage(ends, leaves)
-                self._known = True
-            except (StorageError, OSError):
-                # The records are committed in the log (the source of truth); the sidecar is a
-                # cache that the next refresh re-indexes from the log.
-                self._q.reset(self._q.indexed)
-            if self._contended or len(self._q) >= SIDECAR_LAG:
+            self._stage(ends, leaves)
+            self._known = True
+            if self._contended or len(self._q.ends) >= SIDECAR_LAG:
                 self._drain()
             if self._durability == "batch":
+                now = time.monotonic()
                 if not self._pending:
-                    self._pending_since = time.monotonic()
+                    self._pending_since = now
                 self._pending += len(lines)
                 if (
                     self._pending >= BATCH_MAX_RECORDS
-                    or time.monotonic() - self._pending_since >= BATCH_MAX_DELAY
+                    or now - self._pending_since >= BATCH_MAX_DELAY
                 ):
                     self._sync()
             return n, leaves

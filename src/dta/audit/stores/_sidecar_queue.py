@@ -2,10 +2,11 @@
 
 Rules this module enforces (docs/adr/0059):
 
-* An appender queues the sidecar entries (end offset, leaf hash, every completed perfect
-  subtree hash) of the records it appended and writes them in one group: one ``write`` per
-  sidecar file instead of one per file and record. The Merkle peaks of the queued tree are kept
-  in memory, so queuing never reads the sidecar.
+* An appender queues the sidecar entries (end offset and leaf hash) of the records it appended
+  and writes them in one group: one ``write`` per sidecar file instead of one per file and
+  record. The completed perfect subtree hashes are computed when the group is written, from
+  the Merkle peaks of the records before it, which are kept in memory between groups (loaded
+  from the sidecar once after a reset), so queuing is two list appends and never reads.
 * The queue is written only if the sidecar still holds exactly the entries this process last
   saw (byte sizes of ``offsets`` and ``L00``). Otherwise another process indexed the records
   from the log meanwhile (or crashed mid-write): the queue is dropped, never appended
@@ -31,42 +32,48 @@ _sha256 = hashlib.sha256
 class SidecarQueue:
     """Queued sidecar entries of records ``indexed, ...`` (see module rules)."""
 
-    __slots__ = ("_ends", "_levels", "_peaks", "indexed", "sidecar")
+    __slots__ = ("_peaks", "ends", "indexed", "leaves", "sidecar")
 
     def __init__(self, sidecar: Sidecar) -> None:
         """An empty queue over ``sidecar`` (call :meth:`reset` with its size)."""
         self.sidecar = sidecar
         self.indexed = 0
-        self._ends: list[int] = []
-        self._levels: list[list[bytes]] = [[]]
-        self._peaks: list[bytes] | None = None
+        #: End offsets and leaf hashes of the queued records (appended to by the store).
+        self.ends: list[int] = []
+        self.leaves: list[bytes] = []
+        self._peaks: list[bytes] | None = None  # of the first ``indexed`` records, once loaded
 
     def __len__(self) -> int:
         """Number of queued records."""
-        return len(self._ends)
+        return len(self.ends)
 
     def reset(self, indexed: int) -> None:
         """Drop the queue; the sidecar holds ``indexed`` records (its peaks load lazily)."""
         self.indexed = indexed
-        self._ends = []
-        self._levels = [[]]
+        self.ends = []
+        self.leaves = []
         self._peaks = None
 
     def stage(self, ends: Sequence[int], leaves: Sequence[bytes]) -> None:
-        """Queue the entries of the next records (their end offsets and leaf hashes).
+        """Queue the entries of the next records (their end offsets and leaf hashes)."""
+        self.ends.extend(ends)
+        self.leaves.extend(leaves)
+
+    def _levels(self) -> tuple[list[list[bytes]], list[bytes]]:
+        """Hashes of the queued leaves and of every perfect subtree they complete, per level,
+        and the peaks after them.
 
         Raises:
             StorageError: the peaks had to be loaded and a sidecar node is missing.
-            ProofError: a leaf is not a 32-byte hash.
         """
         peaks = self._peaks
-        index = self.indexed + len(self._ends)
+        index = self.indexed
         if peaks is None:  # the sidecar covers every record before these: load its peaks
             peaks = [node.hash for node in RootBuilder.resume(index, self.sidecar).peaks()]
-        self._peaks = None  # a failure below leaves the queue to be dropped
-        levels = self._levels
-        for leaf in leaves:
-            levels[0].append(leaf)
+        else:
+            peaks = list(peaks)
+        levels: list[list[bytes]] = [self.leaves]
+        for leaf in self.leaves:
             h, i, level = leaf, index, 0
             while i & 1:
                 h = _sha256(b"\x01" + peaks.pop() + h).digest()
@@ -77,8 +84,7 @@ class SidecarQueue:
                 levels[level].append(h)
             peaks.append(h)
             index += 1
-        self._ends.extend(ends)
-        self._peaks = peaks
+        return levels, peaks
 
     def write(self) -> None:
         """Write the queue to the sidecar if it still ends where this process saw it.
@@ -87,19 +93,22 @@ class SidecarQueue:
             StorageError: the sidecar changed under this process or a write failed; the queue
                 is dropped (the caller re-indexes from the log).
         """
-        if not self._ends:
+        if not self.ends:
             return
         try:
             fits = self.sidecar.holds_exactly(self.indexed)
+            peaks = None
             if fits:
-                nodes = {level: hashes for level, hashes in enumerate(self._levels) if hashes}
-                self.sidecar.append(self._ends, nodes)
+                levels, peaks = self._levels()
+                nodes = {level: hashes for level, hashes in enumerate(levels) if hashes}
+                self.sidecar.append(self.ends, nodes)
         except (StorageError, OSError) as exc:
             self.reset(self.indexed)
             raise StorageError(f"{self.sidecar.directory}: sidecar write failed: {exc}") from exc
         if not fits:
             self.reset(self.indexed)
             raise StorageError(f"{self.sidecar.directory}: sidecar changed under this process")
-        self.indexed += len(self._ends)
-        self._ends = []
-        self._levels = [[]]
+        self.indexed += len(self.ends)
+        self._peaks = peaks
+        self.ends = []
+        self.leaves = []

@@ -7,12 +7,18 @@ Rules this module enforces:
   append completed (:mod:`dta.audit.stores._sqlite_nodes`). Schema-1 databases are migrated in
   place on open (O(1), their older subtree hashes stay in ``dta_nodes``); other versions are
   refused. Triggers reject UPDATE and DELETE: the log is append-only in the database too.
-* Every append is one ``BEGIN IMMEDIATE`` transaction that inserts rows ``n, n+1, ...`` under
-  the primary key, so concurrent appenders — threads or processes — serialise and can never
-  fork the chain or reuse an index. The store keeps its tail (``n``, last leaf hash and the
-  tree's peaks) in memory between appends and builds on it inside the transaction; when
-  another connection appended meanwhile, row ``n`` exists, the insert fails, and the append
-  is retried once in a new transaction after reading the tail from the database.
+* Every append is one transaction that inserts rows ``n, n+1, ...`` under the primary key, so
+  concurrent appenders — threads or processes — serialise and can never fork the chain or reuse
+  an index. The store keeps its tail (``n``, last leaf hash and the tree's peaks) in memory
+  between appends. A one-record append on that cached tail is a single autocommit ``INSERT``
+  (its own transaction: SQLite takes the write lock on a fresh snapshot, waiting with the busy
+  handler; ADR 0096). Otherwise, or when that INSERT fails because another connection appended
+  meanwhile (row ``n`` exists; rows are never deleted, so the true size cannot be below ``n``),
+  the append runs in one ``BEGIN IMMEDIATE`` transaction that builds on the cached tail, or
+  reads the tail from the database after such a failure, and is retried once in a new
+  transaction if row ``n`` exists. The builder may therefore be called more than once, the
+  first time before the write lock is held; only the lines of the call whose INSERT commits
+  are stored.
 * Journal mode WAL. Durability ``always``: ``synchronous=FULL`` (the WAL is fsynced at every
   commit). ``batch``: ``synchronous=NORMAL`` (a commit survives a process crash); ``flush()``
   — also after the group-commit bounds — fdatasyncs the WAL and the database file, and SQLite
@@ -221,51 +227,85 @@ class SQLiteStore:
             self._conn.execute("ROLLBACK")
 
     def append(self, build: Builder) -> tuple[int, list[bytes]]:
-        """Append ``build(n, prev)`` in one ``BEGIN IMMEDIATE`` transaction.
+        """Append ``build(n, prev)`` atomically (see the module rules for the transaction shape).
 
         Raises:
             StorageError: database error (nothing is written then).
         """
         with self._mutex:
             self._check_open()
-            conn = self._conn
-            for attempt in (0, 1):
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                except sqlite3.Error as exc:
-                    raise StorageError(f"{self.url}: cannot lock: {exc}") from exc
-                try:
-                    front = self._front
-                    if front is None or attempt:
-                        front = self._load_tail()
-                    n = front.size
-                    leaves = self._insert(build(n, self._prev), front)  # updates front
-                    conn.execute("COMMIT")
-                except sqlite3.IntegrityError as exc:
-                    # Row n exists: another connection appended since our tail was read.
-                    self._rollback()
-                    if attempt:
-                        raise StorageError(f"{self.url}: append failed: {exc}") from exc
-                    continue
-                except sqlite3.Error as exc:
-                    self._rollback()
-                    raise StorageError(f"{self.url}: append failed: {exc}") from exc
-                except BaseException:
-                    self._rollback()
-                    raise
-                if leaves:
-                    self._prev = leaves[-1]
-                break
+            done = self._append_one(build) if self._front is not None else None
+            n, leaves = self._append_locked(build) if done is None else done
             if self._durability == "batch" and leaves:
+                now = time.monotonic()
                 if not self._pending:
-                    self._pending_since = time.monotonic()
+                    self._pending_since = now
                 self._pending += len(leaves)
                 if (
                     self._pending >= BATCH_MAX_RECORDS
-                    or time.monotonic() - self._pending_since >= BATCH_MAX_DELAY
+                    or now - self._pending_since >= BATCH_MAX_DELAY
                 ):
                     self._sync()
             return n, leaves
+
+    def _append_one(self, build: Builder) -> tuple[int, list[bytes]] | None:
+        """One record on the cached tail as a single autocommit INSERT; None: take the slow path.
+
+        The INSERT is its own transaction (SQLite takes the write lock, with the busy handler,
+        on a fresh snapshot). It fails, and nothing is written, when the cached tail is stale:
+        then row ``n`` exists (rows are never deleted, so the true size is not below ``n``).
+        Any failure drops the cached tail; builders of more than one line take the slow path.
+        """
+        front = self._front
+        assert front is not None
+        n = front.size
+        lines = build(n, self._prev)
+        if len(lines) != 1:
+            return None if lines else (n, [])
+        line = lines[0]
+        leaf = hashlib.sha256(b"\x00" + line).digest()
+        try:
+            self._conn.execute(_INSERT, (n, leaf, front.add(leaf), line))
+        except sqlite3.Error:
+            self._rollback()  # drops the cached tail; the slow path re-reads it under the lock
+            return None
+        except BaseException:
+            self._rollback()
+            raise
+        self._prev = leaf
+        return n, [leaf]
+
+    def _append_locked(self, build: Builder) -> tuple[int, list[bytes]]:
+        """Append in one ``BEGIN IMMEDIATE`` transaction (reading the tail when not cached)."""
+        conn = self._conn
+        for attempt in (0, 1):
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StorageError(f"{self.url}: cannot lock: {exc}") from exc
+            try:
+                front = self._front
+                if front is None or attempt:
+                    front = self._load_tail()
+                n = front.size
+                leaves = self._insert(build(n, self._prev), front)  # updates front
+                conn.execute("COMMIT")
+            except sqlite3.IntegrityError as exc:
+                # Row n exists: another connection appended since our tail was read.
+                self._rollback()
+                if attempt:
+                    raise StorageError(f"{self.url}: append failed: {exc}") from exc
+                continue
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise StorageError(f"{self.url}: append failed: {exc}") from exc
+            except BaseException:
+                self._rollback()
+                raise
+            if leaves:
+                self._prev = leaves[-1]
+            return n, leaves
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _insert(self, lines: Sequence[bytes], front: Frontier) -> list[bytes]:
         """Insert ``lines`` as rows ``front.size, ...`` with their hashes; return the leaves.
