@@ -13,6 +13,9 @@ Rules this module enforces (every hashing mode uses it: in-thread, threads and p
   with ``O_DIRECTORY | O_NOFOLLOW``: a directory swapped for a symlink after the walk fails to
   open, and its files are reported as ``changed``, never read through the link. Workers only
   open names the parent sends, and the parent sends only names its safe walk found.
+* In a worker's task, small regular files go through one loop with exactly these checks
+  (``_hash_small_run``, ADR 0098); any other file is opened afresh by ``hash_one``, and a file
+  that loop found changed is reported, never retried.
 * Only the standard library is imported, so a worker can run this file as a script in a fresh,
   isolated interpreter (``python -I -S``) that loads nothing of dta or of the caller.
 
