@@ -43,7 +43,8 @@ DURABILITY_MODES = ("always", "batch", "none")
 BATCH_MAX_RECORDS = 4096
 BATCH_MAX_DELAY = 0.2
 
-#: ``build(next_index, prev_leaf_hash) -> lines``: called by ``Store.append`` under its lock.
+#: ``build(next_index, prev_leaf_hash) -> lines``: called by ``Store.append``; must depend on its
+#: arguments only (a store may call it more than once, see :meth:`Store.append`).
 Builder = Callable[[int, bytes], Sequence[bytes]]
 
 
@@ -93,7 +94,11 @@ class Store(Protocol):
         and the leaf hash ``prev`` of record ``n - 1`` (32 zero bytes when ``n == 0``), calls
         ``build`` (which may raise; then nothing is written), writes the lines, their leaf hashes
         ``SHA-256(0x00 || line)`` and every perfect subtree hash they complete, and makes them
-        durable per :attr:`durability` before returning.
+        durable per :attr:`durability` before returning. A store that caches its tail may call
+        ``build`` on the cached ``(n, prev)`` before it holds the lock, provided the write fails
+        (nothing written) unless ``n`` is still the current size under the lock; it then calls
+        ``build`` again on the tail read under the lock (docs/adr/0058, 0096). Only lines built
+        for the committed ``(n, prev)`` are ever stored.
 
         Returns:
             ``(n, leaf_hashes)``.
