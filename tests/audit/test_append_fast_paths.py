@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from store_kinds import EVENT, event
 from dta._json import loads_canonical
 from dta.audit import AuditLog
 from dta.audit._merkle_tree import MemoryTree
-from dta.audit._record import _prepare_parsed, check_record, prepare_record
+from dta.audit._record import _prepare_parsed, check_record, format_time, prepare_record
 from dta.errors import SchemaError
 
 _TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=10)
@@ -175,3 +176,16 @@ def test_jsonl_sidecar_nodes_written_in_groups_match_the_tree(tmp_path: Path) ->
         assert log.fsck()["rebuilt"] == []
         assert log.root() == tree.root()
         assert log.prove_consistency(257, 600) == tree.consistency_proof(257, 600)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    when=st.datetimes(
+        min_value=datetime(1, 1, 2),  # a day's margin: the offset moves it into UTC
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7, minutes=-30))]),
+    )
+)
+def test_format_time_text_is_unchanged(when: datetime) -> None:
+    """The default record time is the same text the strftime formatting gave."""
+    assert format_time(when) == when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

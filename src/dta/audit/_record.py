@@ -88,7 +88,10 @@ def format_time(now: datetime | None = None) -> str:
     when = datetime.now(UTC) if now is None else now
     if when.tzinfo is None:
         raise SchemaError("time must be timezone-aware", pointer="/time")
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    when = when.astimezone(UTC)
+    if when.year >= 1000:  # the same text as strftime, which does not zero-pad years < 1000
+        return when.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _text(value: object, pointer: str) -> str:
