@@ -28,9 +28,12 @@ from dta._json_walk import canonical_members
 from dta.audit._actions import ACTIONS
 
 __all__ = [
+    "HEX64",
     "LINE_HEAD",
     "LINE_TAIL",
     "MAX_LINE",
+    "TEXT",
+    "head_end",
     "line_fast_ok",
     "line_fast_ok_cached",
     "line_index_prev",
@@ -39,26 +42,26 @@ __all__ = [
 MAX_LINE = 65_535
 _iso = datetime.fromisoformat
 
-_T = rb"[\x20\x21\x23-\x5b\x5d-\x7e]{1,1024}"  # printable ASCII without " and \\
-_H = rb"[0-9a-f]{64}"
+TEXT = rb"[\x20\x21\x23-\x5b\x5d-\x7e]{1,1024}"  # printable ASCII without " and \\
+HEX64 = rb"[0-9a-f]{64}"
 LINE_HEAD = re.compile(
     rb'\{"_type":"dta\.audit-record","action":"([a-z0-9._-]{1,300})","actor":"'
-    + _T
+    + TEXT
     + rb'","agreement":(?:null|\{"digest":\{"sha256":"'
-    + _H
+    + HEX64
     + rb'"\},"id":"'
-    + _T
+    + TEXT
     + rb'"\}),"details":\{'
 )
 LINE_TAIL = re.compile(
     rb',"index":(?P<index>0|[1-9][0-9]{0,14}),"prev":"(?P<prev>'
-    + _H
+    + HEX64
     + rb')","spec_version":"1\.0","subject":\{"_type":"'
-    + _T
+    + TEXT
     + rb'","digest":\{"sha256":"'
-    + _H
+    + HEX64
     + rb'"\},"id":"'
-    + _T
+    + TEXT
     + rb'"\},"time":"(?P<time>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:'
     + rb'[0-9]{2}(?:\.[0-9]{1,9})?Z)"\}\Z'
 )
@@ -97,8 +100,8 @@ _MEMBERS = 10
 _members = canonical_members  # None without the C extension
 
 
-def _head_end(line: bytes) -> int:
-    """Where the body of ``details`` starts if the line's head is a valid one, else -1.
+def head_end(line: bytes) -> int:
+    """Where the body of ``details`` starts if the line's head is a valid one, else 0.
 
     The head (``_type`` .. ``"details":{``: action, actor and agreement) repeats across a log;
     its text fields cannot hold ``"``, so the first ``"details":{`` ends it and equal heads get
@@ -112,7 +115,7 @@ def _head_end(line: bytes) -> int:
         known = m is not None and m.end() == k and m.group(1).decode() in ACTIONS
         if len(_heads) < _HEADS_MAX:
             _heads[head] = known
-    return k if known else -1
+    return k if known else 0
 
 
 def _tail(line: bytes, k: int) -> re.Match[bytes] | None:
@@ -132,8 +135,8 @@ def line_fast_ok_cached(line: bytes, rec: Any) -> bool:
     """:func:`line_fast_ok` with the head verdict cached: the same answer, faster in a log."""
     if type(rec) is not dict or len(rec) != _MEMBERS:
         return False
-    k = _head_end(line)
-    return k >= 0 and _tail(line, k) is not None
+    k = head_end(line)
+    return k > 0 and _tail(line, k) is not None
 
 
 def line_index_prev(line: bytes) -> tuple[int, str] | None:
@@ -144,6 +147,6 @@ def line_index_prev(line: bytes) -> tuple[int, str] | None:
     """
     if _members is None or len(line) > MAX_LINE or _members(line, MAX_DEPTH) != _MEMBERS:
         return None
-    k = _head_end(line)
-    tail = _tail(line, k) if k >= 0 else None
+    k = head_end(line)
+    tail = _tail(line, k) if k else None
     return None if tail is None else (int(tail["index"]), tail["prev"].decode())

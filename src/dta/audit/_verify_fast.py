@@ -13,8 +13,9 @@ Rules this module enforces (docs/adr/0059, 0095):
   line at ``index`` after the leaf ``h`` (ADR 0095). With the C scanner, a line is accepted
   without being parsed when it splits as ``HEAD + DETAILS + PRE + REST``:
 
-  - ``HEAD`` fullmatches :data:`_HEAD` (``{"_type":"dta.audit-record","action":...,"actor":...,
-    "agreement":null|{...},"details":``) and names a core action (verdict cached per head);
+  - ``HEAD`` is a valid head by :func:`dta.audit._record_bytes.head_end` (``LINE_HEAD``:
+    ``{"_type":"dta.audit-record","action":...,"actor":...,"agreement":null|{...},
+    "details":{``, naming a core action; verdict cached per head);
   - ``PRE`` is exactly ``,"index":<index>,"prev":"<hex(h)>","spec_version":"1.0","subject":
     {"_type":"`` (looked for first where the line before had it, counted from the end, else
     with ``rfind``: any place will do, since the four parts must tile the whole line);
@@ -59,9 +60,8 @@ from typing import Any
 
 from dta._json import MAX_DEPTH, loads_canonical
 from dta._json_walk import canonical_line
-from dta.audit._actions import ACTIONS
 from dta.audit._record import check_record
-from dta.audit._record_bytes import MAX_LINE, line_fast_ok_cached
+from dta.audit._record_bytes import HEX64, MAX_LINE, TEXT, head_end, line_fast_ok_cached
 from dta.errors import Error
 
 __all__ = ["check_batch", "fold", "range_nodes"]
@@ -73,8 +73,6 @@ _prev = itemgetter("prev")
 
 Nodes = list[tuple[int, bytes]]
 
-_T = rb"[\x20\x21\x23-\x5b\x5d-\x7e]{1,1024}"  # printable ASCII without " and \\
-_H = rb"[0-9a-f]{64}"
 _LEAP = rb"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
 #: Every real date of the proleptic Gregorian calendar, years 0001-9999.
 _DATE = (
@@ -82,54 +80,25 @@ _DATE = (
     rb"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)|" + _LEAP + rb"-02-29)"
 )
 _CLOCK = rb"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?Z"
-_HEAD = re.compile(
-    rb'\{"_type":"dta\.audit-record","action":"([a-z0-9._-]{1,300})","actor":"'
-    + _T
-    + rb'","agreement":(?:null|\{"digest":\{"sha256":"'
-    + _H
-    + rb'"\},"id":"'
-    + _T
-    + rb'"\}),"details":\{'
-)
 _PRE = b',"index":%d,"prev":"%s","spec_version":"1.0","subject":{"_type":"'
 _REST = re.compile(
-    _T
+    TEXT
     + rb'","digest":\{"sha256":"'
-    + _H
+    + HEX64
     + rb'"\},"id":"'
-    + _T
+    + TEXT
     + rb'"\},"time":"'
     + _DATE
     + rb"T"
     + _CLOCK
     + rb'"\}'
 )
-_DETAILS = b'"details":{'
 _DETAILS_DEPTH = MAX_DEPTH - 1  # details is the second level of the line
 _MAX_INDEX = (1 << 53) - 1
-_HEADS_MAX = 1024
-_heads: dict[bytes, bool] = {}  # line head (up to and with "details":{) -> valid head
 
 #: The C scanner (None without the extension: then every line is parsed).
 _scan: Callable[[bytes, int], bool] | None = canonical_line
 _rest = _REST.fullmatch
-
-
-def _head_end(line: bytes) -> int:
-    """Length of the line's head (up to and with ``"details":{``) if it is valid, else 0.
-
-    The head holds the action, actor and agreement, which repeat across a log: equal heads get
-    equal verdicts, cached (bounded).
-    """
-    k = line.find(_DETAILS) + len(_DETAILS)
-    head = line[:k]
-    known = _heads.get(head)
-    if known is None:
-        m = _HEAD.fullmatch(head)
-        known = m is not None and m.group(1).decode() in ACTIONS
-        if len(_heads) < _HEADS_MAX:
-            _heads[head] = known
-    return k if known else 0
 
 
 def _parsed_line(line: bytes) -> tuple[int, str] | None:
@@ -161,7 +130,7 @@ def _chain(lines: Sequence[bytes], index: int, prev: bytes) -> list[bytes] | Non
     tail = 0  # bytes from PRE to the end in the line before (records of a log mostly agree)
     for line in lines:
         if not line.startswith(head):
-            k = _head_end(line)
+            k = head_end(line)
             head = line[:k] if k else b"\n"
         pre = _PRE % (index, prev)
         cut = len(line) - tail
