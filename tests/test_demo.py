@@ -89,3 +89,16 @@ def test_example_scenario_script_runs_and_writes_valid_documents(tmp_path, monke
 def test_example_scenario_samples_validate(name):
     """The committed sample documents in examples/scenario validate against the schemas."""
     schemas.validate(loads((ROOT / "examples" / "scenario" / name).read_bytes()))
+
+
+def test_example_scenario_classification_is_from_the_current_detectors_and_policy():
+    """A detector or default-policy change that forgets to regenerate examples/scenario fails here.
+
+    Regenerate with ``.venv/bin/python examples/scenario.py``.
+    """
+    from dta.classify import DETECTOR_TYPES, DETECTOR_VERSION, load_policy
+
+    report = loads((ROOT / "examples" / "scenario" / "classification.json").read_bytes())
+    assert report["detectors"]["version"] == DETECTOR_VERSION
+    assert report["detectors"]["types"] == sorted(DETECTOR_TYPES)
+    assert report["policy"]["digest"]["sha256"] == load_policy().digest
