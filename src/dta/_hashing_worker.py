@@ -14,8 +14,9 @@ Rules this module enforces (every hashing mode uses it: in-thread, threads and p
   open, and its files are reported as ``changed``, never read through the link. Workers only
   open names the parent sends, and the parent sends only names its safe walk found.
 * In a worker's task, small regular files go through one loop with exactly these checks
-  (``_hash_small_run``, ADR 0098); any other file is opened afresh by ``hash_one``, and a file
-  that loop found changed is reported, never retried.
+  (``_hash_small_run``, ADR 0098; in C where ``dta._speedups`` has ``hash_small_run`` and the
+  ``_read_small`` seam is not replaced, ADR 0102); any other file is opened afresh by
+  ``hash_one``, and a file that loop found changed is reported, never retried.
 * Only the standard library is imported, so a worker can run this file as a script in a fresh,
   isolated interpreter (``python -I -S``) that loads nothing of dta or of the caller.
 
@@ -27,6 +28,7 @@ message. Task: ``prefix NUL name NUL name ...`` (UTF-8; safe paths contain no NU
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -35,6 +37,7 @@ import stat
 import struct
 import sys
 import threading
+from collections.abc import Callable
 
 __all__ = [
     "CHUNK",
@@ -57,6 +60,15 @@ _ENTRY = struct.Struct("<q32s")
 _TEXTS = struct.Struct("<HH")
 _sha256 = hashlib.sha256
 _local = threading.local()
+
+# The C loop of _hash_small_run (ADR 0102), when dta._speedups is built with it: only when this
+# file is imported as part of dta (a worker run as a script imports the standard library only)
+# and DTA_PURE_PYTHON is not set; otherwise the Python loop below, with the same results.
+_SmallRun = Callable[[int, list[bytes], int, int, list[int], list[bytes]], tuple[int, bool]]
+_c_small_run: _SmallRun | None = None
+if __name__ != "__main__" and not os.environ.get("DTA_PURE_PYTHON"):
+    with contextlib.suppress(ImportError):  # built without a C compiler or this function
+        from dta._speedups import hash_small_run as _c_small_run
 
 
 class Failure:
@@ -111,6 +123,9 @@ def _read_chunk(fd: int, buf: memoryview) -> int:
 def _read_small(fd: int, size: int) -> bytes:
     """Read a small file in one call (a seam for fault-injection tests, like ``_read_chunk``)."""
     return os.read(fd, size) if size else b""
+
+
+_READ_SMALL = _read_small  # the original seam: only with it may the C loop stand in
 
 
 def hash_one(dir_fd: int, name: str | bytes) -> Outcome:
@@ -229,6 +244,9 @@ def _hash_small_run(
     :func:`hash_one` (it is opened afresh there: nothing of this attempt is kept).
     """
     read = _read_small  # looked up per call: the fault-injection seam stays effective
+    if _c_small_run is not None and read is _READ_SMALL:
+        at, changed = _c_small_run(dir_fd, names, start, SMALL, sizes, digests)
+        return at, Failure("changed", "changed while it was being hashed") if changed else None
     fstat, close, sha256 = os.fstat, os.close, _sha256
     flags, small, regular = _FILE_FLAGS, SMALL, stat.S_IFREG
     for index in range(start, len(names)):
