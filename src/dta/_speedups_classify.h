@@ -2,5 +2,582 @@
  * dta._speedups: classification scanning (issue 4).
  * Included by _speedups.c; DTA_CLASSIFY_METHODS expands to this header's method-table entries
  * (each ending in a comma), or to nothing.
+ *
+ * classify_numeric(text: str) -> list[int]
+ *     The spans of dta.classify._candidates.NUM.finditer(text), flattened: [s0, e0, s1, e1, ...]
+ *     (character offsets, increasing, non-overlapping). The pattern is re-stated below as a
+ *     loop over code points: a cluster starts at a character of [0-9+(] whose predecessor is
+ *     not in [0-9_.+-/]; the first branch that matches there (in the pattern's order: IBAN
+ *     check digits, USCC after a letter authority code, then -- only when the predecessor is
+ *     not an ASCII letter -- ECCN, dotted quad, USCC after a digit authority code, a long
+ *     separated number) gives the span, and scanning resumes at its end; otherwise at the next
+ *     character. Every character class is ASCII, so other code points (other Unicode digits,
+ *     full-width forms, surrogates) never match, as in the regex. Differential tests:
+ *     tests/classify/test_classify_speedups.py.
+ *
+ * classify_anchors(text: str) -> list[int]
+ *     The keyword anchors of dta.classify._candidates.anchored(text), flattened: [pos0, word0,
+ *     pos1, word1, ...] where word is an index into _candidates.ANCHOR_WORDS, in exactly the order
+ *     anchored lists them (AWS key-id prefixes, then each plain keyword, the keywords found
+ *     through one character, CONFIDENTIAL, the mixed-case phrases, the Chinese seals; each
+ *     group by position). Occurrences of one keyword (and of the AWS prefixes, one regex) never
+ *     overlap, as with repeated str.find / finditer.
+ *
+ * Both walk the str's own 1-, 2- or 4-byte code units (no copy, no decoding), collect the
+ * offsets in a C buffer with the GIL released (the str is immutable and referenced by the
+ * caller), and build the list afterwards. Every read is bounds-checked (cls_at returns
+ * CLS_NONE, a value no character class accepts, outside [0, n)).
  */
-#define DTA_CLASSIFY_METHODS
+#include <stdlib.h>
+
+#if defined(__GNUC__)
+#define CLS_INLINE static inline __attribute__((always_inline))
+#else
+#define CLS_INLINE static inline
+#endif
+
+#define CLS_NONE ((Py_UCS4)0xFFFFFFFFu)
+#define CLS_DIG(c) ((Py_UCS4)((c) - (Py_UCS4)'0') < 10u)
+#define CLS_D19(c) ((Py_UCS4)((c) - (Py_UCS4)'1') < 9u)
+#define CLS_UP(c) ((Py_UCS4)((c) - (Py_UCS4)'A') < 26u)
+#define CLS_LOW(c) ((Py_UCS4)((c) - (Py_UCS4)'a') < 26u)
+#define CLS_ALPHA(c) (CLS_UP(c) || CLS_LOW(c))
+#define CLS_ALNUM(c) (CLS_DIG(c) || CLS_ALPHA(c))
+/* [0-9A-HJ-NPQRTUWXY]: digits and upper-case letters except I, O, S, V, Z */
+#define CLS_USCC(c)                                                                          \
+    (CLS_DIG(c) ||                                                                           \
+     (CLS_UP(c) && (c) != 'I' && (c) != 'O' && (c) != 'S' && (c) != 'V' && (c) != 'Z'))
+/* [0-9 .\-()] */
+#define CLS_AHEAD(c) (CLS_DIG(c) || (c) == ' ' || (c) == '.' || (c) == '-' || (c) == '(' || (c) == ')')
+
+/* A growable array of Py_ssize_t (pairs), usable without the GIL (plain malloc). */
+typedef struct {
+    Py_ssize_t *v;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+} cls_buf;
+
+static int
+cls_push2(cls_buf *b, Py_ssize_t x, Py_ssize_t y)
+{
+    if (b->len + 2 > b->cap) {
+        Py_ssize_t cap = b->cap ? b->cap * 2 : 64;
+        Py_ssize_t *v;
+        if (cap > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Py_ssize_t) / 2) {
+            return -1;
+        }
+        v = (Py_ssize_t *)realloc(b->v, (size_t)cap * sizeof(Py_ssize_t));
+        if (v == NULL) {
+            return -1;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    b->v[b->len++] = x;
+    b->v[b->len++] = y;
+    return 0;
+}
+
+CLS_INLINE Py_UCS4
+cls_at(int kind, const void *d, Py_ssize_t n, Py_ssize_t i)
+{
+    if (i < 0 || i >= n) {
+        return CLS_NONE;
+    }
+    if (kind == PyUnicode_1BYTE_KIND) {
+        return ((const Py_UCS1 *)d)[i];
+    }
+    if (kind == PyUnicode_2BYTE_KIND) {
+        return ((const Py_UCS2 *)d)[i];
+    }
+    return ((const Py_UCS4 *)d)[i];
+}
+
+/* Number of ASCII digits at i, i+1, ... (at most cap). */
+CLS_INLINE Py_ssize_t
+cls_digits(int kind, const void *d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t cap)
+{
+    Py_ssize_t k = 0;
+    while (k < cap && CLS_DIG(cls_at(kind, d, n, i + k))) {
+        k++;
+    }
+    return k;
+}
+
+/* True when the characters at i .. i + len - 1 are exactly the ASCII string w. */
+CLS_INLINE int
+cls_eq(int kind, const void *d, Py_ssize_t n, Py_ssize_t i, const char *w, Py_ssize_t len)
+{
+    Py_ssize_t k;
+    if (i < 0 || len > n - i) {
+        return 0;
+    }
+    for (k = 0; k < len; k++) {
+        if (cls_at(kind, d, n, i + k) != (Py_UCS4)(unsigned char)w[k]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The end of the _NUM match starting at s (whose first character is in [0-9+(] and whose
+ * predecessor passed the cluster-start test), or -1 when no branch matches there. */
+CLS_INLINE Py_ssize_t
+cls_num_at(int kind, const void *d, Py_ssize_t n, Py_ssize_t s)
+{
+#define AT(i) cls_at(kind, d, n, (i))
+    Py_UCS4 c0 = AT(s), p1 = AT(s - 1), p2 = AT(s - 2);
+    Py_ssize_t j, k, r;
+
+    /* (?<=[A-Z]{2}[0-9])[0-9](?= ?[A-Z0-9]{4}) */
+    if (CLS_DIG(c0) && CLS_UP(p2) && CLS_UP(p1) && CLS_DIG(AT(s + 1))) {
+        j = s + 2;
+        if (AT(j) == ' ') {
+            j++;
+        }
+        for (k = 0; k < 4; k++) {
+            Py_UCS4 c = AT(j + k);
+            if (!(CLS_UP(c) || CLS_DIG(c))) {
+                break;
+            }
+        }
+        if (k == 4) {
+            return s + 2;
+        }
+    }
+    /* (?<=[ANY][1-9])(?<![0-9A-Za-z]..)[0-9]{6}USCC{10}(?![0-9A-Za-z]) */
+    if ((p1 == 'A' || p1 == 'N' || p1 == 'Y') && CLS_D19(c0) && !CLS_ALNUM(p2) &&
+        cls_digits(kind, d, n, s + 1, 6) == 6) {
+        for (k = 7; k < 17; k++) {
+            if (!CLS_USCC(AT(s + k))) {
+                break;
+            }
+        }
+        if (k == 17 && !CLS_ALNUM(AT(s + 17))) {
+            return s + 17;
+        }
+    }
+    /* (?<![A-Za-z].)(?: ... ) */
+    if (CLS_ALPHA(p1)) {
+        return -1;
+    }
+    if (CLS_DIG(c0)) {
+        Py_UCS4 c1 = AT(s + 1);
+        /* [A-E][0-9]{3} */
+        if ((Py_UCS4)(c1 - (Py_UCS4)'A') < 5u && cls_digits(kind, d, n, s + 2, 3) == 3) {
+            return s + 5;
+        }
+        /* [0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9.]) */
+        r = cls_digits(kind, d, n, s + 1, 3);
+        if (r <= 2 && AT(s + 1 + r) == '.') {
+            j = s + 2 + r;
+            for (k = 0; k < 3; k++) {
+                Py_UCS4 after;
+                r = cls_digits(kind, d, n, j, 4);
+                if (r < 1 || r > 3) {
+                    break;
+                }
+                after = AT(j + r);
+                if (k < 2) {
+                    if (after != '.') {
+                        break;
+                    }
+                    j += r + 1;
+                }
+                else {
+                    if (CLS_DIG(after) || after == '.') {
+                        break;
+                    }
+                    return j + r;
+                }
+            }
+        }
+        /* (?<=[1-9])[1-9][0-9]{6}USCC{10}(?![0-9A-Za-z]) */
+        if (CLS_D19(c0) && CLS_D19(c1) && cls_digits(kind, d, n, s + 2, 6) == 6) {
+            for (k = 8; k < 18; k++) {
+                if (!CLS_USCC(AT(s + k))) {
+                    break;
+                }
+            }
+            if (k == 18 && !CLS_ALNUM(AT(s + 18))) {
+                return s + 18;
+            }
+        }
+    }
+    /* (?=[0-9 .\-()]{8}) */
+    for (k = 1; k <= 8; k++) {
+        Py_UCS4 c = AT(s + k);
+        if (!CLS_AHEAD(c)) {
+            return -1;
+        }
+    }
+    /* (?![0-9]{3}-[01][0-9]-[0-3][0-9](?![0-9])) */
+    if (cls_digits(kind, d, n, s + 1, 3) == 3 && AT(s + 4) == '-' &&
+        (AT(s + 5) == '0' || AT(s + 5) == '1') && CLS_DIG(AT(s + 6)) && AT(s + 7) == '-' &&
+        (Py_UCS4)(AT(s + 8) - (Py_UCS4)'0') < 4u && CLS_DIG(AT(s + 9)) && !CLS_DIG(AT(s + 10))) {
+        return -1;
+    }
+    /* (?:[ .\-]?[0-9]|\)[ ]?[0-9]){8,}+[Xx]? -- each repetition is determined by its first
+     * character, so the possessive repeat is the longest run of units */
+    j = s + 1;
+    k = 0;
+    for (;;) {
+        Py_UCS4 c = AT(j);
+        if (CLS_DIG(c)) {
+            j += 1;
+        }
+        else if ((c == ' ' || c == '.' || c == '-') && CLS_DIG(AT(j + 1))) {
+            j += 2;
+        }
+        else if (c == ')' && AT(j + 1) == ' ' && CLS_DIG(AT(j + 2))) {
+            j += 3;
+        }
+        else if (c == ')' && CLS_DIG(AT(j + 1))) {
+            j += 2;
+        }
+        else {
+            break;
+        }
+        k++;
+    }
+    if (k < 8) {
+        return -1;
+    }
+    if (AT(j) == 'X' || AT(j) == 'x') {
+        j++;
+    }
+    return j;
+#undef AT
+}
+
+/* 1: a cluster can start at c ([0-9+(]); 2: c ends a cluster start ([0-9_.+\-/]). */
+static const unsigned char cls_numtab[128] = {
+    ['0'] = 3, ['1'] = 3, ['2'] = 3, ['3'] = 3, ['4'] = 3, ['5'] = 3, ['6'] = 3, ['7'] = 3,
+    ['8'] = 3, ['9'] = 3, ['+'] = 3, ['('] = 1, ['_'] = 2, ['.'] = 2, ['-'] = 2, ['/'] = 2,
+};
+
+CLS_INLINE int
+cls_numeric_k(int kind, const void *d, Py_ssize_t n, cls_buf *out)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_UCS4 c = cls_at(kind, d, n, i), p;
+        Py_ssize_t e;
+        if (c >= 128 || !(cls_numtab[c] & 1)) {
+            i++;
+            continue;
+        }
+        p = cls_at(kind, d, n, i - 1);
+        if (p < 128 && (cls_numtab[p] & 2)) {
+            i++;
+            continue;
+        }
+        e = cls_num_at(kind, d, n, i);
+        if (e < 0) {
+            i++;
+            continue;
+        }
+        if (cls_push2(out, i, e) < 0) {
+            return -1;
+        }
+        i = e;
+    }
+    return 0;
+}
+
+static int
+cls_numeric_1(const void *d, Py_ssize_t n, cls_buf *out)
+{
+    return cls_numeric_k(PyUnicode_1BYTE_KIND, d, n, out);
+}
+
+static int
+cls_numeric_2(const void *d, Py_ssize_t n, cls_buf *out)
+{
+    return cls_numeric_k(PyUnicode_2BYTE_KIND, d, n, out);
+}
+
+static int
+cls_numeric_4(const void *d, Py_ssize_t n, cls_buf *out)
+{
+    return cls_numeric_k(PyUnicode_4BYTE_KIND, d, n, out);
+}
+
+/* Keyword anchors. Word indices are those of _candidates.ANCHOR_WORDS; groups are the order in
+ * which anchored lists them. */
+enum {
+    CLS_W_AWS = 0,      /* 0..10: the AWS prefixes, in cls_aws order */
+    CLS_W_SIMPLE = 11,  /* 11..21: cls_simple, in order */
+    CLS_W_PLT = 22,     /* P< */
+    CLS_W_TLP = 23,     /* TLP: */
+    CLS_W_NEIBU = 24,   /* 内部 */
+    CLS_W_HUZHAO = 25,  /* 护照 */
+    CLS_W_CONF = 26,    /* CONFIDENTIAL */
+    CLS_W_PHRASE = 27,  /* 27..29: cls_phrases, in order */
+    CLS_W_SEAL = 30,    /* 商业秘密, 秘密, 机密, 绝密 */
+};
+enum {
+    CLS_G_AWS = 0,
+    CLS_G_SIMPLE = 1, /* 1..11 */
+    CLS_G_PLT = 12,
+    CLS_G_TLP = 13,
+    CLS_G_NEIBU = 14,
+    CLS_G_HUZHAO = 15,
+    CLS_G_CONF = 16,
+    CLS_G_PHRASE = 17,
+    CLS_G_SEAL = 18,
+    CLS_GROUPS = 19,
+};
+
+static const char *const cls_aws[11] = {"KIA", "SIA", "BIA", "CCA", "GPA", "IDA",
+                                        "ROA", "IPA", "NPA", "NVA", "PKA"};
+static const char *const cls_simple[11] = {
+    "-----BEGIN ", "EAR99",        "ITAR",         "USML",    "CUI",    "CONTROLLED UNCLASSIFIED INFORMATION",
+    "PROPRIETARY", "TRADE SECRET", "Trade Secret", "assport", "ASSPORT",
+};
+static const struct {
+    const char *text;
+    Py_ssize_t offset;
+} cls_phrases[3] = {
+    {"Company Confidential", 8},
+    {"Confidential and Proprietary", 0},
+    {"Proprietary and Confidential", 17},
+};
+
+/* Characters that can begin an anchor (or be the one character it is found by). */
+static const unsigned char cls_anchortab[128] = {
+    ['A'] = 1, ['-'] = 1, ['E'] = 1, ['I'] = 1, ['U'] = 1, ['C'] = 1, ['P'] = 1, ['T'] = 1,
+    ['a'] = 1, ['<'] = 1, [':'] = 1, ['O'] = 1, ['o'] = 1,
+};
+
+CLS_INLINE int
+cls_anchors_k(int kind, const void *d, Py_ssize_t n, cls_buf *g)
+{
+#define AT(i) cls_at(kind, d, n, (i))
+#define PUSH(grp, pos, word)                                                                 \
+    do {                                                                                     \
+        if (cls_push2(&g[(grp)], (pos), (word)) < 0) {                                       \
+            return -1;                                                                       \
+        }                                                                                    \
+    } while (0)
+    /* a find of keyword w resumes after its last occurrence: no overlapping occurrences */
+    Py_ssize_t next_aws = 0, next_simple[11] = {0}, next_conf = 0, next_onf = 0;
+    Py_ssize_t i, k, len;
+
+    for (i = 0; i < n; i++) {
+        Py_UCS4 c = AT(i);
+        if (c >= 128) {
+            if (kind == PyUnicode_1BYTE_KIND) {
+                continue;
+            }
+            if (c == 0x5185 && AT(i + 1) == 0x90E8) { /* 内部 */
+                PUSH(CLS_G_NEIBU, i, CLS_W_NEIBU);
+            }
+            else if (c == 0x62A4 && AT(i + 1) == 0x7167) { /* 护照 */
+                PUSH(CLS_G_HUZHAO, i, CLS_W_HUZHAO);
+            }
+            else if (c == 0x5BC6 && i > 0) { /* 密 after 秘 (商业秘), 机 or 绝 */
+                Py_UCS4 p = AT(i - 1);
+                if (p == 0x79D8) {
+                    if (i >= 3 && AT(i - 3) == 0x5546 && AT(i - 2) == 0x4E1A) {
+                        PUSH(CLS_G_SEAL, i - 3, CLS_W_SEAL);
+                    }
+                    else {
+                        PUSH(CLS_G_SEAL, i - 1, CLS_W_SEAL + 1);
+                    }
+                }
+                else if (p == 0x673A) {
+                    PUSH(CLS_G_SEAL, i - 1, CLS_W_SEAL + 2);
+                }
+                else if (p == 0x7EDD) {
+                    PUSH(CLS_G_SEAL, i - 1, CLS_W_SEAL + 3);
+                }
+            }
+            continue;
+        }
+        if (!cls_anchortab[c]) {
+            continue;
+        }
+        switch (c) {
+        case 'A':
+            if (i >= next_aws) {
+                for (k = 0; k < 11; k++) {
+                    if (cls_eq(kind, d, n, i + 1, cls_aws[k], 3)) {
+                        PUSH(CLS_G_AWS, i, CLS_W_AWS + k);
+                        next_aws = i + 4;
+                        break;
+                    }
+                }
+            }
+            break;
+        case 'o':
+            if (i >= next_onf && cls_eq(kind, d, n, i, "onfidential", 11)) {
+                next_onf = i + 11;
+                for (k = 0; k < 3; k++) {
+                    Py_ssize_t start = i - 1 - cls_phrases[k].offset;
+                    len = (Py_ssize_t)strlen(cls_phrases[k].text);
+                    if (start >= 0 && cls_eq(kind, d, n, start, cls_phrases[k].text, len)) {
+                        PUSH(CLS_G_PHRASE, start, CLS_W_PHRASE + k);
+                    }
+                }
+            }
+            continue;
+        case 'O':
+            if (i >= next_conf && cls_eq(kind, d, n, i, "ONFIDENTIAL", 11)) {
+                next_conf = i + 11;
+                if (i > 0 && AT(i - 1) == 'C') {
+                    PUSH(CLS_G_CONF, i - 1, CLS_W_CONF);
+                }
+            }
+            continue;
+        case '<':
+            if (i > 0 && AT(i - 1) == 'P') {
+                PUSH(CLS_G_PLT, i - 1, CLS_W_PLT);
+            }
+            continue;
+        case ':':
+            if (i >= 3 && cls_eq(kind, d, n, i - 3, "TLP", 3)) {
+                PUSH(CLS_G_TLP, i - 3, CLS_W_TLP);
+            }
+            continue;
+        default:
+            break;
+        }
+        /* the plain keywords (including ASSPORT at 'A') */
+        for (k = 0; k < 11; k++) {
+            const char *w = cls_simple[k];
+            if ((Py_UCS4)(unsigned char)w[0] != c || i < next_simple[k]) {
+                continue;
+            }
+            len = (Py_ssize_t)strlen(w);
+            if (cls_eq(kind, d, n, i, w, len)) {
+                PUSH(CLS_G_SIMPLE + k, i, CLS_W_SIMPLE + k);
+                next_simple[k] = i + len;
+            }
+        }
+    }
+    return 0;
+#undef PUSH
+#undef AT
+}
+
+static int
+cls_anchors_1(const void *d, Py_ssize_t n, cls_buf *g)
+{
+    return cls_anchors_k(PyUnicode_1BYTE_KIND, d, n, g);
+}
+
+static int
+cls_anchors_2(const void *d, Py_ssize_t n, cls_buf *g)
+{
+    return cls_anchors_k(PyUnicode_2BYTE_KIND, d, n, g);
+}
+
+static int
+cls_anchors_4(const void *d, Py_ssize_t n, cls_buf *g)
+{
+    return cls_anchors_k(PyUnicode_4BYTE_KIND, d, n, g);
+}
+
+/* A list of the ints in bufs[0], bufs[1], ... (in that order); frees the buffers. */
+static PyObject *
+cls_to_list(cls_buf *bufs, int count)
+{
+    Py_ssize_t total = 0, at = 0, i;
+    int b;
+    PyObject *list = NULL;
+
+    for (b = 0; b < count; b++) {
+        total += bufs[b].len;
+    }
+    list = PyList_New(total);
+    if (list != NULL) {
+        for (b = 0; b < count; b++) {
+            for (i = 0; i < bufs[b].len; i++) {
+                PyObject *v = PyLong_FromSsize_t(bufs[b].v[i]);
+                if (v == NULL) {
+                    Py_CLEAR(list);
+                    goto done;
+                }
+                PyList_SET_ITEM(list, at++, v);
+            }
+        }
+    }
+done:
+    for (b = 0; b < count; b++) {
+        free(bufs[b].v);
+        bufs[b].v = NULL;
+    }
+    return list;
+}
+
+typedef int (*cls_scan_fn)(const void *, Py_ssize_t, cls_buf *);
+
+static PyObject *
+cls_run(PyObject *text, const char *usage, cls_scan_fn f1, cls_scan_fn f2, cls_scan_fn f4,
+        int groups)
+{
+    cls_buf bufs[CLS_GROUPS];
+    cls_scan_fn f;
+    const void *d;
+    Py_ssize_t n;
+    int rc, b;
+
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return NULL;
+    }
+    if (PyUnicode_READY(text) < 0) {
+        return NULL;
+    }
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND:
+        f = f1;
+        break;
+    case PyUnicode_2BYTE_KIND:
+        f = f2;
+        break;
+    default:
+        f = f4;
+        break;
+    }
+    d = PyUnicode_DATA(text);
+    n = PyUnicode_GET_LENGTH(text);
+    for (b = 0; b < groups; b++) {
+        bufs[b].v = NULL;
+        bufs[b].len = 0;
+        bufs[b].cap = 0;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = f(d, n, bufs);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        for (b = 0; b < groups; b++) {
+            free(bufs[b].v);
+        }
+        return PyErr_NoMemory();
+    }
+    return cls_to_list(bufs, groups);
+}
+
+static PyObject *
+speedups_classify_numeric(PyObject *module, PyObject *text)
+{
+    (void)module;
+    return cls_run(text, "classify_numeric(text: str)", cls_numeric_1, cls_numeric_2,
+                   cls_numeric_4, 1);
+}
+
+static PyObject *
+speedups_classify_anchors(PyObject *module, PyObject *text)
+{
+    (void)module;
+    return cls_run(text, "classify_anchors(text: str)", cls_anchors_1, cls_anchors_2,
+                   cls_anchors_4, CLS_GROUPS);
+}
+
+#define DTA_CLASSIFY_METHODS                                                                 \
+    {"classify_numeric", speedups_classify_numeric, METH_O,                                  \
+     "classify_numeric(text: str) -> list[int]: flattened spans of the numeric tokens"},     \
+    {"classify_anchors", speedups_classify_anchors, METH_O,                                  \
+     "classify_anchors(text: str) -> list[int]: flattened (offset, word index) anchors"},

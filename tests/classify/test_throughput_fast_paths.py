@@ -17,6 +17,7 @@ import io
 import json
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,7 +31,7 @@ from stdnum.cn import ric as stdnum_ric
 from stdnum.us import ein as stdnum_ein
 from stdnum.us import ssn as stdnum_ssn
 
-from dta.classify import _context, _engine, _report, _stream, load_policy
+from dta.classify import _candidates, _context, _engine, _report, _stream, load_policy
 from dta.classify._detectors_financial import luhn_ok
 from dta.classify._detectors_national import ein_valid, ric_check_char, ssn_valid
 from dta.classify._detectors_secrets import _NAME, _named
@@ -86,11 +87,26 @@ def corpora() -> dict[str, bytes]:
     }
 
 
+@pytest.fixture(params=["c", "python"])
+def candidate_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a test with the C candidate passes (ADR 0103), then with the regex/find ones."""
+    was = _candidates.SPEEDUPS
+    if not _candidates.use_speedups(request.param == "c") and request.param == "c":
+        _candidates.use_speedups(was)
+        pytest.skip("dta._speedups without the classification passes (no C compiler)")
+    try:
+        yield request.param
+    finally:
+        _candidates.use_speedups(was)
+
+
 @pytest.mark.parametrize("name", ["dense", "sparse"])
 def test_benchmark_corpus_reports_identical_to_the_engine_before_fast_paths(
-    corpora: dict[str, bytes], name: str
+    corpora: dict[str, bytes], name: str, candidate_path: str
 ) -> None:
-    """Same findings, likelihoods, locations and fingerprints as before the fast paths."""
+    """Same findings, likelihoods, locations and fingerprints as before the fast paths, with
+    the C candidate passes and with the pure-Python ones."""
+    assert (candidate_path == "c") == _candidates.SPEEDUPS
     full = full_report(corpora[name], _report, _stream, _engine, load_policy())
     want_digest, want_hits = GOLDEN[name]
     assert len(full["hits"]) == want_hits

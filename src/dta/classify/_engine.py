@@ -2,15 +2,10 @@
 
 Rules this module enforces:
 
-* The one regular-expression pass over the full text (numeric tokens: digits with single
-  space/hyphen/dot separators, ``+``/``(`` prefixes) starts with a plain character class, so the
-  engine skips non-digits in C; boundaries are checked by look-behind *after* the first
-  character. Everything else is located with ``str.find`` (AWS key-id prefixes: one regex with
-  a literal first character): case-sensitive keyword anchors
-  (credential prefixes, PEM, TLP, markings, EAR99/ITAR/USML, ``P<`` for passport MRZs,
-  passport/护照 for bare passport numbers), ``eyJ`` (JWT), ``@`` (e-mail) and assignment
-  operators ``=``/``:``/``：`` (secrets, IPv6); keywords with a rare character (``<``, ``:``,
-  ``内``, ``护``) are found through that one character (memchr speed).
+* Candidates come from cheap passes over the full text: numeric-token spans and keyword anchors
+  (:mod:`dta.classify._candidates`: one C walk each where the accelerator is built, a regex and
+  ``str.find`` scans otherwise, with the same results), and ``str.find`` for ``eyJ`` (JWT),
+  ``@`` (e-mail) and assignment operators ``=``/``:``/``：`` (secrets, IPv6).
 * A numeric token glued to ASCII letters is not an identifier, except the shapes that legally
   contain letters: IBAN (two letters before), USCC (a registration-authority letter A/N/Y
   before, letters after) and ECCN (letters after).
@@ -25,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from dta.classify import _candidates
 from dta.classify._context import forget as forget_context
 from dta.classify._detectors_contact import check_ipv4, check_phone, email_hit, ipv6_hit
 from dta.classify._detectors_financial import IBAN_RE, check_aba, check_card, iban_hit
@@ -81,23 +77,6 @@ MAX_MATCH = 20000  # longest match any detector returns (a PEM block); chunk ove
 Extra = Callable[[int], str] | None
 _Checker = Callable[[str, str, str, int, int, str], Hit | None]
 
-# Numeric tokens. Most digits in prose start short clusters (dates, amounts, versions); each
-# branch fails on those within a few opcodes: single-character repeats only, a possessive
-# repeat for the long-number branch (no backtracking on failure), ISO dates skipped outright.
-_USCC_CH = "[0-9A-HJ-NPQRTUWXY]"
-_NUM = re.compile(
-    r"[0-9+(](?<![0-9_.+\-/].)"  # a cluster start: the only per-digit work
-    r"(?:(?<=[A-Z]{2}[0-9])[0-9](?= ?[A-Z0-9]{4})"  # IBAN check digits after a country code
-    r"|(?<=[ANY][1-9])(?<![0-9A-Za-z]..)[0-9]{6}" + _USCC_CH + r"{10}(?![0-9A-Za-z])"  # USCC A/N/Y
-    r"|(?<![A-Za-z].)(?:"
-    r"(?<=[0-9])(?:[A-E][0-9]{3}"  # ECCN 0A000
-    r"|[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9.])"  # dotted quad
-    r"|(?<=[1-9])[1-9][0-9]{6}" + _USCC_CH + r"{10}(?![0-9A-Za-z])"  # USCC, digit authority
-    r")"
-    r"|(?=[0-9 .\-()]{8})(?![0-9]{3}-[01][0-9]-[0-3][0-9](?![0-9]))"  # long enough, not a date
-    r"(?:[ .\-]?[0-9]|\)[ ]?[0-9]){8,}+[Xx]?"  # >= 9 digits, single separators
-    r"))"
-)
 _NON_DIGIT = re.compile(r"[^0-9]+")
 # Token shapes some numeric checker accepts; anything else is dropped before Python dispatch.
 _SHAPES = re.compile(
@@ -117,32 +96,6 @@ _CHECKERS: tuple[_Checker, ...] = (
     check_phone,
     check_ipv4,
 )
-# Case-sensitive anchors located with str.find (no per-character regex work); each anchor
-# resolves to the keyword around it. AWS key-id prefixes share one literal-prefixed regex.
-_AWS_START = re.compile("A(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA|IPA|NPA|NVA|PKA)")
-_SIMPLE = {
-    "-----BEGIN ": "-----BEGIN ",
-    "EAR99": "EAR99",
-    "ITAR": "ITAR",
-    "USML": "USML",
-    "CUI": "CUI",
-    "CONTROLLED UNCLASSIFIED INFORMATION": "CONTROLLED UNCLASSIFIED INFORMATION",
-    "PROPRIETARY": "PROPRIETARY",
-    "TRADE SECRET": "TRADE SECRET",
-    "Trade Secret": "Trade Secret",
-    "assport": "passport",
-    "ASSPORT": "PASSPORT",
-}
-# Keywords found through their rarest character: a one-character str.find is a memchr-speed
-# scan, a multi-character find is several times slower. (character, keyword, offset of the
-# character inside the keyword).
-_BY_CHAR = (("<", "P<", 1), (":", "TLP:", 3), ("内", "内部", 0), ("护", "护照", 0))
-_PHRASES = (
-    ("Company Confidential", 8),
-    ("Confidential and Proprietary", 0),
-    ("Proprietary and Confidential", 17),
-)
-_SEALS = {"秘": "秘密", "机": "机密", "绝": "绝密"}
 _ASSIGN = re.compile(
     r"[=:：](?:(?=:|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)|>?[ \t]*[\"']?[^\s\"']{12})"
 )
@@ -225,9 +178,9 @@ def _split(text: str, tok: str, s: int, ex: str, out: list[Hit]) -> None:
 def _pass_numeric(text: str, extra: Extra, out: list[Hit]) -> None:
     n = len(text)
     alnum = _ALNUM
-    for m in _NUM.finditer(text):
-        s, e = m.span()
-        tok = m.group()
+    spans = iter(_candidates.numeric_spans(text))
+    for s, e in zip(spans, spans, strict=True):
+        tok = text[s:e]
         hit: Hit | None
         if len(tok) == 2:
             im = IBAN_RE.match(text, s - 2)
@@ -295,48 +248,11 @@ def _keyword_hit(text: str, pos: int, word: str, extra: Extra) -> Hit | None:
     return legend_hit(text, pos, word)
 
 
-def _anchored(text: str) -> list[tuple[int, str]]:
-    """Positions and keywords of every keyword occurrence."""
-    find = text.find
-    found: list[tuple[int, str]] = [(m.start(), m.group()) for m in _AWS_START.finditer(text)]
-    for anchor, word in _SIMPLE.items():
-        pos = find(anchor)
-        while pos >= 0:
-            found.append((pos, word))
-            pos = find(anchor, pos + len(anchor))
-    for char, word, offset in _BY_CHAR:
-        pos = find(char)
-        while pos >= 0:
-            start = pos - offset
-            if start >= 0 and text.startswith(word, start):
-                found.append((start, word))
-            pos = find(char, pos + 1)
-    pos = find("ONFIDENTIAL")
-    while pos >= 0:
-        if pos and text[pos - 1] == "C":
-            found.append((pos - 1, "CONFIDENTIAL"))
-        pos = find("ONFIDENTIAL", pos + 11)
-    pos = find("onfidential")
-    while pos >= 0:
-        for phrase, offset in _PHRASES:
-            start = pos - 1 - offset
-            if start >= 0 and text.startswith(phrase, start):
-                found.append((start, phrase))
-        pos = find("onfidential", pos + 11)
-    pos = find("密")
-    while pos >= 0:
-        seal = _SEALS.get(text[pos - 1]) if pos else None
-        if seal == "秘密" and pos >= 3 and text[pos - 3 : pos - 1] == "商业":
-            found.append((pos - 3, "商业秘密"))
-        elif seal is not None:
-            found.append((pos - 1, seal))
-        pos = find("密", pos + 1)
-    return found
-
-
 def _pass_keywords(text: str, extra: Extra, out: list[Hit]) -> None:
-    for pos, word in _anchored(text):
-        hit = _keyword_hit(text, pos, word, extra)
+    words = _candidates.ANCHOR_WORDS
+    anchors = iter(_candidates.anchor_list(text))
+    for pos, k in zip(anchors, anchors, strict=True):
+        hit = _keyword_hit(text, pos, words[k], extra)
         if hit is not None:
             out.append(hit)
 

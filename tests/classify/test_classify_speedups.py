@@ -1,0 +1,277 @@
+"""The C candidate passes (ADR 0103) return exactly what the regex / str.find passes return.
+
+``dta._speedups.classify_numeric`` must yield the spans of ``NUM.finditer`` and
+``classify_anchors`` the anchors of ``anchored`` (same offsets, same words, same order) for every
+str: generated text over the characters the patterns care about, arbitrary Unicode, every
+Unicode decimal-digit class, full-width digits, CJK glued to digits, long digit runs, ``+`` and
+``(`` starts, lone surrogates, and all three str storage kinds (1, 2 and 4 bytes a character).
+Scans through the engine give the same hits on both paths.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dta.classify import _candidates, _engine
+from dta.classify._normalize import normalize
+
+try:
+    from dta import _speedups
+except ImportError:  # built without a C compiler: only the Python path exists
+    _speedups = None  # type: ignore[assignment]
+
+C_NUMERIC = getattr(_speedups, "classify_numeric", None)
+C_ANCHORS = getattr(_speedups, "classify_anchors", None)
+needs_c = pytest.mark.skipif(
+    C_NUMERIC is None or C_ANCHORS is None,
+    reason="dta._speedups without the classification passes (no C compiler)",
+)
+
+# Characters every branch of NUM and every anchor looks at, plus characters of each str kind.
+ALPHABET = (
+    "0123456789" * 3
+    + "+()-. _/\n\t:=<XxANYABCDEFGHIJKLMNOPQRSTUVWZabcxyz"
+    + "０１９＋（"  # full-width forms (not normalised here)
+    + "٠٣۵१৪๓"  # other decimal digits
+    + "内部护照秘密机绝商业号码卡"
+    + "é\xa0\ud800\udfff\U0001d7ce\U0001f600"  # Latin-1, surrogates, astral digit/emoji
+)
+KIND_MARKS = ("", "é", "中", "\U0001f600")  # ASCII, 1-byte, 2-byte and 4-byte str kinds
+FRAGMENTS = (
+    "AKIA",
+    "ASIA",
+    "APKA",
+    "AKIAKIA",
+    "-----BEGIN ",
+    "EAR99",
+    "ITAR",
+    "USML",
+    "CUI",
+    "CONTROLLED UNCLASSIFIED INFORMATION",
+    "PROPRIETARY",
+    "TRADE SECRET",
+    "TRADE SECRETRADE SECRET",
+    "Trade Secret",
+    "passport",
+    "PASSPORT",
+    "P<",
+    "P<<",
+    "TLP:",
+    "TLP:TLP:",
+    "内部",
+    "护照",
+    "CONFIDENTIAL",
+    "ONFIDENTIAL",
+    "Company Confidential",
+    "Confidential and Proprietary",
+    "Proprietary and Confidential",
+    "商业秘密",
+    "秘密",
+    "机密",
+    "绝密",
+    "密",
+    "GB82",
+    "DE89 3704",
+    "N1",
+    "A9",
+    "Y12345678",
+    "91350211M000100Y43",
+    "1234567",
+    "4111111111111111",
+    "4111 1111 1111 1111",
+    "(555) 123-4567",
+    "+1 202-555-0143",
+    "+86 138 1234 5678",
+    "2024-05-01",
+    "192.168.0.1",
+    "1.2.3.4.5",
+    "0A001",
+    "5E002",
+    "11010519491231002X",
+    "1234-12-31",
+    "12.34.56",
+    ") 1",
+    ")1",
+    "x",
+    "X",
+    "卡号",
+    "。",
+)
+
+
+def _c_numeric(text: str) -> list[int]:
+    assert C_NUMERIC is not None
+    result: list[int] = C_NUMERIC(text)
+    return result
+
+
+def _c_anchors(text: str) -> list[int]:
+    assert C_ANCHORS is not None
+    result: list[int] = C_ANCHORS(text)
+    return result
+
+
+def assert_same(text: str) -> None:
+    """Both C passes equal the regex / find passes on ``text``."""
+    assert _c_numeric(text) == _candidates.py_numeric_spans(text)
+    assert _c_anchors(text) == _candidates.py_anchor_list(text)
+
+
+texts = st.builds(
+    lambda parts, mark, at_end: "".join(parts) + mark if at_end else mark + "".join(parts),
+    st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(ALPHABET, max_size=6)), max_size=30),
+    st.sampled_from(KIND_MARKS),
+    st.booleans(),
+)
+
+
+@needs_c
+@settings(max_examples=3000, deadline=None)
+@given(texts)
+def test_c_passes_equal_regex_passes_on_generated_fragments(text: str) -> None:
+    """Identifier-shaped fragments, keywords and separators glued in any order."""
+    assert_same(text)
+
+
+@needs_c
+@settings(max_examples=1500, deadline=None)
+@given(st.text(ALPHABET, max_size=80))
+def test_c_passes_equal_regex_passes_on_character_soup(text: str) -> None:
+    """Any mix of the characters the patterns test, of every str kind."""
+    assert_same(text)
+
+
+@needs_c
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=60))
+def test_c_passes_equal_regex_passes_on_arbitrary_unicode(text: str) -> None:
+    """Arbitrary code points (surrogates included) never match differently."""
+    assert_same(text)
+
+
+def _decimal_digits() -> list[str]:
+    return [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isdecimal()]
+
+
+@needs_c
+def test_every_unicode_decimal_digit_is_treated_as_the_regex_treats_it() -> None:
+    """Only ASCII 0-9 start or continue a token; other decimal digits (Arabic-Indic, Devanagari,
+    full-width, mathematical, ...) are ordinary characters, glued or not."""
+    digits = _decimal_digits()
+    assert len(digits) > 600
+    for d in digits:
+        for text in (
+            f"{d * 12}",
+            f"41111111{d}11111111",
+            f"card 4111111111111111{d}",
+            f"{d}4111111111111111",
+            f"+{d}202 555 0143",
+            f"({d}55) 123-4567",
+        ):
+            assert_same(text)
+
+
+@needs_c
+@pytest.mark.parametrize("mark", KIND_MARKS)
+def test_hostile_inputs_of_each_str_kind(mark: str) -> None:
+    """Long runs, many starts, glued CJK, edges of the string."""
+    cases = [
+        "",
+        "0",
+        "+",
+        "(",
+        "1" * 200_000,
+        "1 " * 50_000,
+        "+" * 10_000 + "1" * 20,
+        "(" * 10_000 + "5" * 20,
+        "12-" * 30_000,
+        "1.2.3.4." * 10_000,
+        "卡号4111111111111111。" * 1000,
+        "身份证11010519491231002X号" * 1000,
+        "AB12" * 10_000,
+        "N" + "1" * 17,
+        "A91350211M000100Y43",
+        "电话+8613812345678，" * 500,
+        "TLP:" * 5000,
+        "P<" * 5000,
+        "AKIA" * 5000,
+        "秘密" * 5000,
+        "\ud800" * 100 + "4111111111111111" + "\udfff" * 100,
+    ]
+    for text in cases:
+        assert_same(mark + text)
+        assert_same(text + mark)
+
+
+@needs_c
+def test_benchmark_like_text_in_random_windows() -> None:
+    """Windows starting and ending anywhere in generated prose (look-behind before offset 0)."""
+    rng = random.Random(4)
+    pieces = [*FRAGMENTS, " ", "\n", "和", "the ", "2024年5月1日", "1234.56元", "v2.4.1"]
+    text = "".join(rng.choice(pieces) for _ in range(20_000))
+    for _ in range(300):
+        a = rng.randrange(len(text))
+        b = rng.randrange(a, min(len(text), a + 400) + 1)
+        assert_same(text[a:b])
+    assert_same(text)
+
+
+@needs_c
+def test_c_passes_refuse_non_str() -> None:
+    """bytes (or anything but str) is a TypeError, not a crash."""
+    with pytest.raises(TypeError):
+        _c_numeric(b"4111111111111111")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _c_anchors(None)  # type: ignore[arg-type]
+
+
+@needs_c
+def test_c_results_hold_no_leaked_references() -> None:
+    """Repeated calls do not grow the reference count of the scanned text."""
+    text = "AKIA card 4111111111111111 TLP:RED 秘密" * 100
+    before = sys.getrefcount(text)
+    for _ in range(1000):
+        _c_numeric(text)
+        _c_anchors(text)
+    assert sys.getrefcount(text) == before
+
+
+@pytest.fixture
+def python_path() -> Iterator[None]:
+    """The engine with the pure-Python candidate passes, restored afterwards."""
+    was = _candidates.SPEEDUPS
+    _candidates.use_speedups(False)
+    try:
+        yield
+    finally:
+        _candidates.use_speedups(was)
+
+
+def test_use_speedups_false_selects_the_python_passes(python_path: None) -> None:
+    """With the accelerator switched off the engine calls the regex / find passes."""
+    assert not _candidates.SPEEDUPS
+    assert _candidates.numeric_spans is _candidates.py_numeric_spans
+    assert _candidates.anchor_list is _candidates.py_anchor_list
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_engine_hits_identical_on_both_paths(text: str) -> None:
+    """scan() with the C passes and with the Python passes report the same hits."""
+    norm = normalize(text)
+    was = _candidates.SPEEDUPS
+    try:
+        assert _candidates.use_speedups(True)
+        fast = _engine.scan(norm)
+        _candidates.use_speedups(False)
+        slow = _engine.scan(norm)
+    finally:
+        _candidates.use_speedups(was)
+    assert fast == slow
