@@ -16,6 +16,13 @@ Rules this module enforces:
   Output files follow the rules of :mod:`dta._cli._common` (checked first, written whole,
   replaced only with ``--force``) and are never the log itself. ``witness`` checks the note's
   signature and the proof file before it touches the witness state.
+* The commands that only read a log (``verify``, ``checkpoint`` — it signs, the note goes to
+  stdout or ``--out`` — ``prove``, ``show``, ``export`` and ``fsck``) open it read-only
+  (ADR 0105): they create and change nothing next to the log (not even the JSONL sidecar), so
+  a log on a read-only mount or in a CI checkout verifies as it is. ``fsck`` reports a stale
+  sidecar without rebuilding it (any writer rebuilds it on open); ``repair`` does that.
+* A torn tail is reported alike everywhere: ``verify`` names it as a fault at its index,
+  ``fsck`` as a problem, ``show`` lists the complete records and says where the tail begins.
 """
 
 from __future__ import annotations
@@ -177,7 +184,7 @@ def verify(
 ) -> None:
     """Recompute the whole log; exit 1 naming the first bad index and the kind of fault."""
     trusted = list(_trusted(checkpoints, key_path, origin))
-    with open_log(log) as opened, fail_in(log):
+    with open_log(log, readonly=True) as opened, fail_in(log):
         report = opened.verify(trusted)
     if fmt == "json":
         emit_json({"url": log, **report.to_dict()})
@@ -213,7 +220,7 @@ def checkpoint(
     """Sign a C2SP checkpoint (signed note) of the log."""
     _check_out(out, log)
     signer = load_signer(key_path, passphrase_env)
-    with open_intact(log, allow_torn=False) as opened, fail_in(log):
+    with open_intact(log, allow_torn=False, readonly=True) as opened, fail_in(log):
         note = opened.checkpoint(signer, origin, size=size)
     if fmt == "json":
         emit_json({"checkpoint": note})
@@ -246,7 +253,7 @@ def prove(
     if (index is None) == (old is None):
         raise UsageError("give exactly one of --index or --consistency")
     _check_out(out, log)
-    with open_intact(log) as opened, fail_in(log):
+    with open_intact(log, readonly=True) as opened, fail_in(log):
         if old is not None:
             new = opened.size if size is None else size
             proof = opened.prove_consistency(old, new)
@@ -367,7 +374,7 @@ def witness(
 @format_option("text", "json")
 def fsck(log: str, fmt: str) -> None:
     """Check the store (torn tail, stored hashes); exit 1 on problems."""
-    with open_log(log) as opened, fail_in(log):
+    with open_log(log, readonly=True) as opened, fail_in(log):
         report = opened.fsck()
     if fmt == "json":
         emit_json(report)
@@ -409,7 +416,7 @@ def export(log: str, start: int, stop: int | None, out: str | None, fmt: str) ->
     _range(start, stop)
     _check_out(out, log)
     count = 0
-    with open_intact(log, allow_torn=False) as opened, fail_in(log):
+    with open_intact(log, allow_torn=False, readonly=True) as opened, fail_in(log):
         lines = opened.store.lines(start, stop)
         if out is not None and out != "-":
             with open_output(out) as handle:
@@ -446,15 +453,25 @@ def show(log: str, index: int | None, start: int, stop: int | None, fmt: str) ->
     if index is not None:
         start, stop = index, index + 1
     _range(start, stop)
-    with open_intact(log) as opened, fail_in(log):
+    with open_intact(log, readonly=True) as opened, fail_in(log):
         size = opened.size
         if index is not None and index >= size:
             raise UsageError(f"{log}: no record {index} (size {size})")
-        records = list(opened.records(start, stop))
-        root = opened.root().hex()
+        records = list(opened.records(start, min(size, size if stop is None else stop)))
+        root = opened.root(size).hex()
+        damage = getattr(opened.store, "damage", None)
+    torn = None
+    if isinstance(damage, dict):  # open_intact lets only a torn tail through
+        torn = {k: damage.get(k) for k in ("index", "offset", "bytes")}
     if fmt == "json":
-        emit_json({"url": log, "size": size, "root": root, "records": records})
+        emit_json({"url": log, "size": size, "root": root, "records": records, "torn": torn})
         return
+    if torn is not None:
+        click.echo(
+            f"{log}: torn tail at index {torn['index']} (offset {torn['offset']}, "
+            f"{torn['bytes']} bytes; not a record): run 'dta audit repair' (it keeps the bytes)",
+            err=True,
+        )
     click.echo(f"{log}: {size} records, root {root}")
     for r in records:
         click.echo(f"{r['index']:>8} {r['time']} {r['actor']} {r['action']} {r['subject']['id']}")

@@ -13,6 +13,14 @@ Rules this module enforces:
 * ``verify`` never uses stored hashes: it streams the stored lines through
   :func:`dta.audit._verify.verify_lines` (large JSONL files first go through the parallel fast
   path of :mod:`dta.audit._verify_parallel`, which only ever confirms a clean log).
+* A log opened with ``readonly=True`` never writes (ADR 0105): the store opens read-only, and
+  ``append``, ``append_many`` and ``repair`` raise :class:`dta.errors.StorageError` whatever
+  the store.
+* A torn tail (bytes after the last complete record, never acknowledged) is not a record:
+  ``size``, ``records`` and proofs cover the complete records only, and ``verify`` reports it
+  as a ``malformed`` fault at the index it would have had, even when its bytes would parse as
+  a record (only the newline that ends a line commits it) — the same index ``fsck`` and the
+  store's ``damage`` name.
 * The log is a context manager; leaving it flushes (group commit) and closes the store.
 """
 
@@ -31,10 +39,10 @@ from dta.audit._merkle import consistency_proof, inclusion_proof, root
 from dta.audit._note import Note
 from dta.audit._proofbundle import make_proof_bundle
 from dta.audit._record import MAX_LINE, prepare_record
-from dta.audit._verify import VerifyReport, verify_lines
+from dta.audit._verify import Fault, VerifyReport, verify_lines
 from dta.audit._verify_parallel import PARALLEL_MIN_BYTES, verify_file_parallel
 from dta.audit.stores import Store, open_store
-from dta.errors import ProofError, SignatureError
+from dta.errors import ProofError, SignatureError, StorageError
 from dta.keys import Signer
 
 __all__ = ["AuditLog"]
@@ -45,9 +53,10 @@ _sha256 = hashlib.sha256
 class AuditLog:
     """A tamper-evident, Merkle-provable audit log over a :class:`dta.audit.stores.Store`."""
 
-    def __init__(self, store: Store) -> None:
-        """Wrap an open store (see :meth:`open`)."""
+    def __init__(self, store: Store, *, readonly: bool = False) -> None:
+        """Wrap an open store (see :meth:`open`); ``readonly`` refuses every write."""
         self._store = store
+        self._readonly = readonly or bool(getattr(store, "readonly", False))
 
     @classmethod
     def open(
@@ -56,6 +65,7 @@ class AuditLog:
         *,
         durability: str = "batch",
         create: bool = False,
+        readonly: bool = False,
     ) -> AuditLog:
         """Open an audit log.
 
@@ -63,15 +73,19 @@ class AuditLog:
             path_or_url: JSONL path or ``file:``/``sqlite:``/``postgresql://`` URL.
             durability: ``always``, ``batch`` (default) or ``none``.
             create: Create an empty log when there is none.
+            readonly: Only read: nothing is created or written (not even the JSONL sidecar),
+                appends and repairs are refused. Excludes ``create``.
 
         Returns:
             The open log.
 
         Raises:
-            ConfigError: unknown URL scheme or durability mode.
+            ConfigError: unknown URL scheme or durability mode, or ``create`` with ``readonly``.
             StorageError: the log is missing (without ``create``) or cannot be opened.
         """
-        return cls(open_store(os.fspath(path_or_url), durability=durability, create=create))
+        url = os.fspath(path_or_url)
+        store = open_store(url, durability=durability, create=create, readonly=readonly)
+        return cls(store, readonly=readonly)
 
     # -- context --------------------------------------------------------------------------
 
@@ -99,6 +113,15 @@ class AuditLog:
         return self._store.url
 
     @property
+    def readonly(self) -> bool:
+        """True if the log was opened read-only (writes are refused)."""
+        return self._readonly
+
+    def _refuse(self, what: str) -> None:
+        if self._readonly:
+            raise StorageError(f"{self.url}: opened read-only: refusing to {what}")
+
+    @property
     def size(self) -> int:
         """Number of committed records (including other processes' appends)."""
         return self._store.size()
@@ -118,8 +141,9 @@ class AuditLog:
 
         Raises:
             SchemaError: the event is malformed or its record is over 65,535 bytes.
-            StorageError: the store refused or failed (torn tail, disk error, ...).
+            StorageError: read-only, or the store refused or failed (torn tail, disk error, ...).
         """
+        self._refuse("append")
         prepared = prepare_record(event, now=now)  # checked before the lock is taken
 
         def build(n: int, prev: bytes) -> Sequence[bytes]:
@@ -138,8 +162,9 @@ class AuditLog:
 
         Raises:
             SchemaError: an event is malformed (nothing is appended).
-            StorageError: the store refused or failed.
+            StorageError: read-only, or the store refused or failed.
         """
+        self._refuse("append")
         items = list(events)
         if not items:
             return []
@@ -171,12 +196,18 @@ class AuditLog:
     # -- reading --------------------------------------------------------------------------
 
     def records(self, start: int = 0, stop: int | None = None) -> Iterator[dict[str, Any]]:
-        """Parsed records from ``start`` to ``stop`` (exclusive), streamed.
+        """Parsed records from ``start`` to ``stop`` (exclusive, at most the committed size).
+
+        A torn or corrupt tail is not listed (``verify`` names it).
 
         Raises:
             StorageError: the store cannot be read.
             JSONError: a stored line is not strict JSON (verify the log).
         """
+        size = self._store.size()
+        stop = size if stop is None else min(stop, size)
+        if start >= stop:
+            return
         for line in self._store.lines(start, stop):
             yield loads(line, max_size=MAX_LINE)
 
@@ -297,6 +328,10 @@ class AuditLog:
         """
         cps = list(trusted)
         path = getattr(self._store, "path", None)
+        lines = self._store.lines()  # the store's view (size, tail) is current from here
+        damage = getattr(self._store, "damage", None)
+        if isinstance(damage, dict) and damage.get("kind") == "torn":
+            return _verify_before_torn(lines, cps, damage)
         if isinstance(path, str) and workers != 1 and (os.cpu_count() or 1) > 1:
             try:
                 big = os.path.getsize(path) >= PARALLEL_MIN_BYTES
@@ -306,7 +341,7 @@ class AuditLog:
                 report = verify_file_parallel(path, cps, workers=workers)
                 if report is not None:
                     return report
-        return verify_lines(self._store.lines(), cps)
+        return verify_lines(lines, cps)
 
     def fsck(self) -> dict[str, Any]:
         """The store's consistency report (see :meth:`dta.audit.stores.Store.fsck`)."""
@@ -316,6 +351,39 @@ class AuditLog:
         """Move a torn tail aside so appends can resume (see the store's ``repair``).
 
         Raises:
-            StorageError: the damage is not a torn tail.
+            StorageError: read-only, or the damage is not a torn tail.
         """
+        self._refuse("repair")
         return self._store.repair()
+
+
+def _verify_before_torn(
+    lines: Iterator[bytes], cps: list[Any], damage: dict[str, Any]
+) -> VerifyReport:
+    """Verify the lines before a torn tail (at byte ``damage["offset"]``), then name the tail.
+
+    The lines are recomputed as always (the store's damage only says where its unacknowledged
+    bytes begin); a fault before the tail is reported first.
+    """
+    offset = damage["offset"]
+    count = 0
+
+    def before() -> Iterator[bytes]:
+        nonlocal count
+        pos = 0
+        for line in lines:
+            if pos >= offset:
+                return
+            pos += len(line) + 1
+            count += 1
+            yield line
+
+    report = verify_lines(before(), cps)
+    fault = report.fault
+    if fault is not None and not (fault.kind == "truncated" and fault.index == count):
+        return report
+    message = (
+        f"torn tail: {damage['bytes']} bytes after the last complete record "
+        f"({damage.get('reason')}); 'dta audit repair' moves them aside"
+    )
+    return VerifyReport(False, count, None, Fault(count, "malformed", message), report.checkpoints)

@@ -20,6 +20,12 @@ suite in ``tests/audit/test_store_contract.py``):
   and ``consistency_proof(old, new)`` (same results as :mod:`dta.audit.merkle` over ``perfect``,
   e.g. fetched in one database round trip); :class:`dta.audit.AuditLog` uses them when present,
   after checking sizes against ``size()``.
+* ``open_store(url, readonly=True)`` opens a log only to read it (ADR 0105): nothing is
+  created or written (JSONL: the log ``O_RDONLY``, a shared lock, the sidecar read only when it
+  is consistent, else indexed in memory; SQLite: ``SQLiteStore.open(..., readonly=True)``);
+  ``append`` and ``repair`` raise :class:`dta.errors.StorageError`. ``readonly`` excludes
+  ``create``. A PostgreSQL log is read through its server (no local files), so the flag only
+  makes :class:`dta.audit.AuditLog` refuse writes there.
 """
 
 from __future__ import annotations
@@ -168,22 +174,27 @@ class Store(Protocol):
         ...
 
 
-def open_store(url: str, *, durability: str = "batch", create: bool = False) -> Store:
+def open_store(
+    url: str, *, durability: str = "batch", create: bool = False, readonly: bool = False
+) -> Store:
     """Open the store named by ``url``.
 
     Args:
         url: Path, ``file:`` URL, ``sqlite:`` URL or ``postgresql://`` URL.
         durability: ``always``, ``batch`` or ``none``.
         create: Create an empty log if there is none.
+        readonly: Only read the log, never write anything (see the module rules).
 
     Returns:
         The open store.
 
     Raises:
-        ConfigError: unknown URL scheme or durability mode.
+        ConfigError: unknown URL scheme or durability mode, or ``create`` with ``readonly``.
         StorageError: the log does not exist (and ``create`` is false) or cannot be opened.
     """
     check_durability(durability)
+    if readonly and create:
+        raise ConfigError(f"{url}: a log opened read-only cannot be created")
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")):
         from dta.audit.stores._postgres import PostgresStore
@@ -193,6 +204,8 @@ def open_store(url: str, *, durability: str = "batch", create: bool = False) -> 
     if text.startswith("sqlite:"):
         from dta.audit.stores._sqlite import SQLiteStore
 
+        # Interim until SQLiteStore.open(..., readonly=...) lands (another change, in progress):
+        # the SQLite store opens as before and AuditLog refuses writes.
         return SQLiteStore.open(_strip(text, "sqlite:"), durability=durability, create=create)
     if text.startswith("file:"):
         text = _strip(text, "file:")
@@ -200,7 +213,7 @@ def open_store(url: str, *, durability: str = "batch", create: bool = False) -> 
         raise ConfigError(f"unknown audit log URL scheme in {url!r} (file:, sqlite:, postgresql:)")
     from dta.audit.stores._jsonl import JSONLStore
 
-    return JSONLStore.open(text, durability=durability, create=create)
+    return JSONLStore.open(text, durability=durability, create=create, readonly=readonly)
 
 
 def _strip(url: str, scheme: str) -> str:

@@ -26,6 +26,12 @@ Rules this module enforces:
   re-indexed from its bytes (catch-up). Once another process was seen appending, every append
   writes its entries before the lock is released, so concurrent appenders do not re-parse each
   other's records.
+* Read-only (``readonly=True``, ADR 0105): the log is opened ``O_RDONLY`` and only ever read
+  under a *shared* ``flock`` (appenders hold it exclusively, so a reader never sees half an
+  append and never blocks another reader); the sidecar is a :class:`._sidecar.ReadOnlySidecar`
+  (files read when consistent, never created or written; the rest indexed in memory). Nothing
+  under the log's directory is created, written, cut or repaired; ``append`` and ``repair``
+  raise :class:`StorageError`, and ``fsck`` reports a stale sidecar without rebuilding it.
 """
 
 from __future__ import annotations
@@ -42,9 +48,10 @@ from dta.audit._merkle_tree import RootBuilder
 from dta.audit._record import MAX_LINE, check_record
 from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
 from dta.audit.stores._jsonl_files import FileLock, move_aside, open_log
-from dta.audit.stores._sidecar import Sidecar, _write_all
+from dta.audit.stores._jsonl_read import SharedLock, open_readonly, read_lines
+from dta.audit.stores._sidecar import ReadOnlySidecar, Sidecar, _write_all
 from dta.audit.stores._sidecar_queue import SidecarQueue
-from dta.errors import Error, StorageError
+from dta.errors import ConfigError, Error, StorageError
 
 __all__ = ["SIDECAR_LAG", "JSONLStore"]
 
@@ -58,13 +65,15 @@ _sha256 = hashlib.sha256
 class JSONLStore:
     """Append-only JSONL log with a subtree-hash sidecar (see module rules)."""
 
-    def __init__(self, path: Path, fd: int, durability: str) -> None:
+    def __init__(self, path: Path, fd: int, durability: str, readonly: bool = False) -> None:
         """Use :meth:`open`."""
         self._path = path
         self._fd = fd
         self._durability = durability
-        self._sidecar = Sidecar(path.with_name(path.name + ".nodes"))
-        self._lock = FileLock(fd, path)
+        self._readonly = readonly
+        nodes = path.with_name(path.name + ".nodes")
+        self._sidecar = ReadOnlySidecar(nodes, self._pread) if readonly else Sidecar(nodes)
+        self._lock = SharedLock(fd, path) if readonly else FileLock(fd, path)
         self._n = 0
         self._end = 0
         self._last = _ZERO
@@ -77,19 +86,38 @@ class JSONLStore:
         self._closed = False
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, durability: str, create: bool) -> JSONLStore:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        durability: str,
+        create: bool,
+        readonly: bool = False,
+    ) -> JSONLStore:
         """Open (or create) the JSONL log at ``path`` and check its sidecar and tail.
+
+        Args:
+            path: The log file.
+            durability: ``always``, ``batch`` or ``none``.
+            create: Create an empty log if there is none.
+            readonly: Only read (see the module rules); excludes ``create``.
 
         Raises:
             StorageError: missing log without ``create``, or the file cannot be opened.
-            ConfigError: unknown durability mode.
+            ConfigError: unknown durability mode, or ``create`` with ``readonly``.
         """
         check_durability(durability)
         p = Path(path)
-        fd = open_log(p, durability=durability, create=create)
-        store = cls(p, fd, durability)
-        with store._locked():
-            store._refresh()
+        if readonly and create:
+            raise ConfigError(f"{p}: a log opened read-only cannot be created")
+        fd = open_readonly(p) if readonly else open_log(p, durability=durability, create=create)
+        try:
+            store = cls(p, fd, durability, readonly)
+            with store._locked():
+                store._refresh()
+        except BaseException:
+            os.close(fd)
+            raise
         return store
 
     # -- properties -------------------------------------------------------------------------
@@ -108,6 +136,18 @@ class JSONLStore:
     def durability(self) -> str:
         """The durability mode."""
         return self._durability
+
+    @property
+    def readonly(self) -> bool:
+        """True if the store was opened read-only."""
+        return self._readonly
+
+    def _pread(self, offset: int, size: int) -> bytes:
+        return os.pread(self._fd, size, offset)
+
+    def _refuse(self, what: str) -> None:
+        if self._readonly:
+            raise StorageError(f"{self._path}: opened read-only: refusing to {what}")
 
     @property
     def damage(self) -> dict[str, Any] | None:
@@ -212,6 +252,12 @@ class JSONLStore:
     def _index(self, ends: list[int], leaves: list[bytes]) -> None:
         if not leaves:
             return
+        if isinstance(self._sidecar, ReadOnlySidecar):
+            self._sidecar.remember(ends, leaves)
+            self._n += len(leaves)
+            self._end = ends[-1]
+            self._last = leaves[-1]
+            return
         self._stage(ends, leaves)
         self._drain(strict=True)
 
@@ -271,8 +317,9 @@ class JSONLStore:
         """Append ``build(n, prev)`` as records ``n, ...`` (see :class:`dta.audit.stores.Store`).
 
         Raises:
-            StorageError: torn or corrupt tail, or a write or sync failed.
+            StorageError: read-only, torn or corrupt tail, or a write or sync failed.
         """
+        self._refuse("append")
         with self._locked():
             if not self._known or os.fstat(self._fd).st_size != self._end:
                 self._refresh()
@@ -398,32 +445,7 @@ class JSONLStore:
 
     def _read_lines(self, offset: int, count: int | None, limit: int) -> Iterator[bytes]:
         """Lines starting before ``limit`` (at most ``count``), read in blocks of ``_CHUNK``."""
-        left = -1 if count is None else count
-        pos = offset
-        rest = b""
-        with open(self._path, "rb", buffering=0) as handle:
-            handle.seek(offset)
-            while left and pos < limit:
-                block = handle.read(_CHUNK)
-                if not block:
-                    break
-                data = rest + block
-                lines = data.split(b"\n")
-                rest = lines.pop()
-                size = len(data) - len(rest)  # the complete lines with their newlines
-                if pos + size <= limit and not 0 <= left < len(lines):  # the whole block
-                    pos += size
-                    left -= len(lines) if left > 0 else 0
-                    yield from lines
-                    continue
-                for line in lines:
-                    if not left or pos >= limit:
-                        return
-                    pos += len(line) + 1
-                    left -= 1
-                    yield line
-        if rest and left and pos < limit:
-            yield rest  # a last line without newline (a damaged tail)
+        return read_lines(self._path, offset, count, limit, _CHUNK)
 
     def line(self, index: int) -> bytes:
         """The stored line of record ``index``.
@@ -455,7 +477,7 @@ class JSONLStore:
                 d = self._damage
                 problems.append(f"{d['kind']} tail at index {d['index']}: {d['reason']}")
             if not self._sidecar_ok():
-                rebuilt.append("sidecar")
+                rebuilt.append("sidecar (in memory: read-only)" if self._readonly else "sidecar")
                 self._sidecar.truncate(0)
                 self._known = False
                 self._end = 0
@@ -489,8 +511,9 @@ class JSONLStore:
         """Move a torn tail aside into ``<log>.torn-<time>-<offset>`` and cut the log there.
 
         Raises:
-            StorageError: the damage is corruption, not a torn tail, or the move failed.
+            StorageError: read-only, the damage is corruption, not a torn tail, or the move failed.
         """
+        self._refuse("repair")
         with self._locked():
             self._view()
             self._known = False
