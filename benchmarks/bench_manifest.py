@@ -23,7 +23,8 @@ Figures, all measured in this one run:
   forked worker count in full there).
 
 ``DTA_BENCH_MANIFEST=verify`` runs only the verify row (manifest loaded, default mode) against
-``Bag.validate`` in paired alternating rounds (``paired_median_times``), with the load average
+``Bag.validate`` in paired alternating rounds (and the same verify with the Python loop of
+``_hash_small_run`` instead of the C one, ADR 0102), with the load average
 before and after: the quick A/B figure for the verify path.
 
 Trees are generated once under ``benchmarks/.cache/manifest`` (gitignored); the 256 MiB files
@@ -46,7 +47,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _harness import Row, paired_median_times, quick
+from _harness import Row, print_rows, quick
+from dta import _hashing_worker as _worker
 from dta import loads_canonical
 from dta.manifest import build_manifest, verify_tree, write_canonical
 
@@ -299,20 +301,47 @@ def _verify_pair_rows(count: int, repeat: int) -> list[Row]:
     bagit.make_bag(str(bag_dir), processes=1, checksums=["sha256"])
     bag = bagit.Bag(str(bag_dir))
     doc = _load(manifest)
+    c_loop = _worker._c_small_run
+
+    def python_loop() -> None:  # the same verify with the Python loop of _hash_small_run
+        _worker._c_small_run = None  # forked workers inherit it
+        try:
+            _verify(tree, doc)
+        finally:
+            _worker._c_small_run = c_loop
+
     load_before = os.getloadavg()[0]
-    ours, peer = paired_median_times(
-        lambda: _verify(tree, doc), lambda: bag.validate(processes=1), repeat=repeat
-    )
+    times = _alternating(
+        {"dta": lambda: _verify(tree, doc), "dta-py": python_loop,
+         "bagit": lambda: bag.validate(processes=1)},
+        repeat,
+    )  # fmt: skip
     load_after = os.getloadavg()[0]
     shutil.rmtree(bag_dir, ignore_errors=True)
+    ours, peer, py_loop = times["dta"], times["bagit"], times["dta-py"]
+    loop = "C loop" if c_loop is not None else "Python loop (no C loop built)"
     figure = (
-        f"verify (manifest loaded), {count:,} files x 4 KiB, hash_mode=auto, paired rounds, "
-        f"load {load_before:.2f}->{load_after:.2f}"
+        f"verify (manifest loaded), {count:,} files x 4 KiB, hash_mode=auto, {loop}, "
+        f"paired rounds, load {load_before:.2f}->{load_after:.2f}"
     )
     return [
         Row("manifest", figure, "s", ours, "bagit Bag.validate (processes=1, bag loaded)", peer,
             higher_is_better=False, goal=">= 5x faster", met=peer / ours >= 5),
+        Row("manifest", f"same verify, {loop} vs the Python loop (ADR 0102)", "s", ours,
+            "dta, Python loop of _hash_small_run", py_loop, higher_is_better=False),
     ]  # fmt: skip
+
+
+def _alternating(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median seconds per call of each function, in alternating rounds after one warm-up."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for round_index in range(repeat + 1):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            if round_index:
+                samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> list[Row]:
@@ -325,3 +354,7 @@ def main() -> list[Row]:
     rows.extend(_throughput_rows(16 if small else 256, 3 if small else 5))
     rows.extend(_rss_rows(20_000 if small else 200_000))
     return rows
+
+
+if __name__ == "__main__":
+    print_rows(main())
