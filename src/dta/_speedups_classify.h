@@ -93,6 +93,19 @@ cls_at(int kind, const void *d, Py_ssize_t n, Py_ssize_t i)
     return ((const Py_UCS4 *)d)[i];
 }
 
+/* The code point at i, for 0 <= i < n only (the caller's loop bound). */
+CLS_INLINE Py_UCS4
+cls_get(int kind, const void *d, Py_ssize_t i)
+{
+    if (kind == PyUnicode_1BYTE_KIND) {
+        return ((const Py_UCS1 *)d)[i];
+    }
+    if (kind == PyUnicode_2BYTE_KIND) {
+        return ((const Py_UCS2 *)d)[i];
+    }
+    return ((const Py_UCS4 *)d)[i];
+}
+
 /* Number of ASCII digits at i, i+1, ... (at most cap). */
 CLS_INLINE Py_ssize_t
 cls_digits(int kind, const void *d, Py_ssize_t n, Py_ssize_t i, Py_ssize_t cap)
@@ -259,18 +272,23 @@ static const unsigned char cls_numtab[128] = {
 CLS_INLINE int
 cls_numeric_k(int kind, const void *d, Py_ssize_t n, cls_buf *out)
 {
-    Py_ssize_t i = 0;
+    Py_ssize_t i = 0, e;
+    Py_UCS4 c;
+
     while (i < n) {
-        Py_UCS4 c = cls_at(kind, d, n, i), p;
-        Py_ssize_t e;
+        /* the next [0-9+(] (a plain loop over the code units, i < n) */
+        c = cls_get(kind, d, i);
         if (c >= 128 || !(cls_numtab[c] & 1)) {
             i++;
             continue;
         }
-        p = cls_at(kind, d, n, i - 1);
-        if (p < 128 && (cls_numtab[p] & 2)) {
-            i++;
-            continue;
+        /* (?<![0-9_.+\-/].): digits inside a run fail here */
+        if (i > 0) {
+            Py_UCS4 p = cls_get(kind, d, i - 1);
+            if (p < 128 && (cls_numtab[p] & 2)) {
+                i++;
+                continue;
+            }
         }
         e = cls_num_at(kind, d, n, i);
         if (e < 0) {
@@ -335,13 +353,16 @@ static const char *const cls_simple[11] = {
     "-----BEGIN ", "EAR99",        "ITAR",         "USML",    "CUI",    "CONTROLLED UNCLASSIFIED INFORMATION",
     "PROPRIETARY", "TRADE SECRET", "Trade Secret", "assport", "ASSPORT",
 };
+static const Py_ssize_t cls_simple_len[11] = {11, 5, 4, 4, 3, 35, 11, 12, 12, 7, 7};
+/* offset: of the "onfidential" match minus one (as _candidates._PHRASES states it) */
 static const struct {
     const char *text;
+    Py_ssize_t len;
     Py_ssize_t offset;
 } cls_phrases[3] = {
-    {"Company Confidential", 8},
-    {"Confidential and Proprietary", 0},
-    {"Proprietary and Confidential", 17},
+    {"Company Confidential", 20, 8},
+    {"Confidential and Proprietary", 28, 0},
+    {"Proprietary and Confidential", 28, 17},
 };
 
 /* Characters that can begin an anchor (or be the one character it is found by). */
@@ -349,6 +370,12 @@ static const unsigned char cls_anchortab[128] = {
     ['A'] = 1, ['-'] = 1, ['E'] = 1, ['I'] = 1, ['U'] = 1, ['C'] = 1, ['P'] = 1, ['T'] = 1,
     ['a'] = 1, ['<'] = 1, [':'] = 1, ['O'] = 1, ['o'] = 1,
 };
+
+/* Second letters of the AWS prefixes (A + KIA SIA BIA CCA GPA IDA ROA IPA NPA NVA PKA). */
+#define CLS_AWS_SECOND                                                                       \
+    ((1u << ('K' - 'A')) | (1u << ('S' - 'A')) | (1u << ('B' - 'A')) | (1u << ('C' - 'A')) | \
+     (1u << ('G' - 'A')) | (1u << ('I' - 'A')) | (1u << ('R' - 'A')) | (1u << ('N' - 'A')) | \
+     (1u << ('P' - 'A')))
 
 CLS_INLINE int
 cls_anchors_k(int kind, const void *d, Py_ssize_t n, cls_buf *g)
@@ -360,26 +387,39 @@ cls_anchors_k(int kind, const void *d, Py_ssize_t n, cls_buf *g)
             return -1;                                                                       \
         }                                                                                    \
     } while (0)
-    /* a find of keyword w resumes after its last occurrence: no overlapping occurrences */
+/* cls_simple[k] at i, unless it overlaps the previous occurrence (str.find resumes after it) */
+#define SIMPLE(k)                                                                            \
+    do {                                                                                     \
+        if (i >= next_simple[(k)] &&                                                         \
+            cls_eq(kind, d, n, i, cls_simple[(k)], cls_simple_len[(k)])) {                   \
+            PUSH(CLS_G_SIMPLE + (k), i, CLS_W_SIMPLE + (k));                                 \
+            next_simple[(k)] = i + cls_simple_len[(k)];                                      \
+        }                                                                                    \
+    } while (0)
     Py_ssize_t next_aws = 0, next_simple[11] = {0}, next_conf = 0, next_onf = 0;
-    Py_ssize_t i, k, len;
+    Py_ssize_t i, k;
 
     for (i = 0; i < n; i++) {
-        Py_UCS4 c = AT(i);
+        Py_UCS4 c = cls_get(kind, d, i), c1;
         if (c >= 128) {
-            if (kind == PyUnicode_1BYTE_KIND) {
+            if (kind == PyUnicode_1BYTE_KIND || (c != 0x5185 && c != 0x62A4 && c != 0x5BC6)) {
                 continue;
             }
-            if (c == 0x5185 && AT(i + 1) == 0x90E8) { /* 内部 */
-                PUSH(CLS_G_NEIBU, i, CLS_W_NEIBU);
+            if (c == 0x5185) {
+                if (AT(i + 1) == 0x90E8) { /* 内部 */
+                    PUSH(CLS_G_NEIBU, i, CLS_W_NEIBU);
+                }
             }
-            else if (c == 0x62A4 && AT(i + 1) == 0x7167) { /* 护照 */
-                PUSH(CLS_G_HUZHAO, i, CLS_W_HUZHAO);
+            else if (c == 0x62A4) {
+                if (AT(i + 1) == 0x7167) { /* 护照 */
+                    PUSH(CLS_G_HUZHAO, i, CLS_W_HUZHAO);
+                }
             }
-            else if (c == 0x5BC6 && i > 0) { /* 密 after 秘 (商业秘), 机 or 绝 */
-                Py_UCS4 p = AT(i - 1);
+            else if (i > 0) { /* 密 after 秘 (商业秘), 机 or 绝 */
+                Py_UCS4 p = cls_get(kind, d, i - 1);
                 if (p == 0x79D8) {
-                    if (i >= 3 && AT(i - 3) == 0x5546 && AT(i - 2) == 0x4E1A) {
+                    if (i >= 3 && cls_get(kind, d, i - 3) == 0x5546 &&
+                        cls_get(kind, d, i - 2) == 0x4E1A) {
                         PUSH(CLS_G_SEAL, i - 3, CLS_W_SEAL);
                     }
                     else {
@@ -398,9 +438,11 @@ cls_anchors_k(int kind, const void *d, Py_ssize_t n, cls_buf *g)
         if (!cls_anchortab[c]) {
             continue;
         }
+        c1 = AT(i + 1);
         switch (c) {
         case 'A':
-            if (i >= next_aws) {
+            if (c1 - (Py_UCS4)'A' < 26u && ((CLS_AWS_SECOND >> (c1 - 'A')) & 1u) &&
+                i >= next_aws) {
                 for (k = 0; k < 11; k++) {
                     if (cls_eq(kind, d, n, i + 1, cls_aws[k], 3)) {
                         PUSH(CLS_G_AWS, i, CLS_W_AWS + k);
@@ -409,54 +451,92 @@ cls_anchors_k(int kind, const void *d, Py_ssize_t n, cls_buf *g)
                     }
                 }
             }
+            if (c1 == 'S') {
+                SIMPLE(10); /* ASSPORT */
+            }
+            break;
+        case '-':
+            if (c1 == '-') {
+                SIMPLE(0); /* -----BEGIN */
+            }
+            break;
+        case 'E':
+            if (c1 == 'A') {
+                SIMPLE(1); /* EAR99 */
+            }
+            break;
+        case 'I':
+            if (c1 == 'T') {
+                SIMPLE(2); /* ITAR */
+            }
+            break;
+        case 'U':
+            if (c1 == 'S') {
+                SIMPLE(3); /* USML */
+            }
+            break;
+        case 'C':
+            if (c1 == 'U') {
+                SIMPLE(4); /* CUI */
+            }
+            else if (c1 == 'O') {
+                SIMPLE(5); /* CONTROLLED UNCLASSIFIED INFORMATION */
+            }
+            break;
+        case 'P':
+            if (c1 == 'R') {
+                SIMPLE(6); /* PROPRIETARY */
+            }
+            break;
+        case 'T':
+            if (c1 == 'R') {
+                SIMPLE(7); /* TRADE SECRET */
+            }
+            else if (c1 == 'r') {
+                SIMPLE(8); /* Trade Secret */
+            }
+            break;
+        case 'a':
+            if (c1 == 's') {
+                SIMPLE(9); /* assport */
+            }
             break;
         case 'o':
-            if (i >= next_onf && cls_eq(kind, d, n, i, "onfidential", 11)) {
+            if (c1 == 'n' && i >= next_onf && cls_eq(kind, d, n, i, "onfidential", 11)) {
                 next_onf = i + 11;
                 for (k = 0; k < 3; k++) {
                     Py_ssize_t start = i - 1 - cls_phrases[k].offset;
-                    len = (Py_ssize_t)strlen(cls_phrases[k].text);
-                    if (start >= 0 && cls_eq(kind, d, n, start, cls_phrases[k].text, len)) {
+                    if (start >= 0 && cls_eq(kind, d, n, start, cls_phrases[k].text,
+                                             cls_phrases[k].len)) {
                         PUSH(CLS_G_PHRASE, start, CLS_W_PHRASE + k);
                     }
                 }
             }
-            continue;
+            break;
         case 'O':
-            if (i >= next_conf && cls_eq(kind, d, n, i, "ONFIDENTIAL", 11)) {
+            if (c1 == 'N' && i >= next_conf && cls_eq(kind, d, n, i, "ONFIDENTIAL", 11)) {
                 next_conf = i + 11;
-                if (i > 0 && AT(i - 1) == 'C') {
+                if (i > 0 && cls_get(kind, d, i - 1) == 'C') {
                     PUSH(CLS_G_CONF, i - 1, CLS_W_CONF);
                 }
             }
-            continue;
+            break;
         case '<':
-            if (i > 0 && AT(i - 1) == 'P') {
+            if (i > 0 && cls_get(kind, d, i - 1) == 'P') {
                 PUSH(CLS_G_PLT, i - 1, CLS_W_PLT);
             }
-            continue;
+            break;
         case ':':
             if (i >= 3 && cls_eq(kind, d, n, i - 3, "TLP", 3)) {
                 PUSH(CLS_G_TLP, i - 3, CLS_W_TLP);
             }
-            continue;
+            break;
         default:
             break;
         }
-        /* the plain keywords (including ASSPORT at 'A') */
-        for (k = 0; k < 11; k++) {
-            const char *w = cls_simple[k];
-            if ((Py_UCS4)(unsigned char)w[0] != c || i < next_simple[k]) {
-                continue;
-            }
-            len = (Py_ssize_t)strlen(w);
-            if (cls_eq(kind, d, n, i, w, len)) {
-                PUSH(CLS_G_SIMPLE + k, i, CLS_W_SIMPLE + k);
-                next_simple[k] = i + len;
-            }
-        }
     }
     return 0;
+#undef SIMPLE
 #undef PUSH
 #undef AT
 }
