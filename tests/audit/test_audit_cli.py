@@ -282,3 +282,29 @@ def test_export_sqlite_to_jsonl_verifies_identically(
     root = _json(capsys)["root"]
     assert run(["audit", "verify", "copy.jsonl", "--format", "json"]) == 0
     assert _json(capsys)["root"] == root
+
+
+def test_read_commands_never_create_the_sidecar(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """verify, show, prove, export, fsck and checkpoint open read-only; append rebuilds it."""
+    import shutil
+
+    shutil.rmtree(work / "log.jsonl.nodes")
+    for args in (
+        ["verify", "log.jsonl"],
+        ["show", "log.jsonl"],
+        ["prove", "log.jsonl", "--index", "1"],
+        ["prove", "log.jsonl", "--consistency", "1"],
+        ["export", "log.jsonl"],
+        ["fsck", "log.jsonl"],
+        ["checkpoint", "log.jsonl", "-k", "log.pem", "--origin", "o"],
+    ):
+        assert run(["audit", *args]) == 0, args
+        assert not (work / "log.jsonl.nodes").exists(), args
+    capsys.readouterr()
+    assert run(["audit", "show", "log.jsonl", "--format", "json"]) == 0
+    assert _json(capsys)["torn"] is None
+    assert run(["audit", "append", "log.jsonl", "--actor", "a", "--action", "transfer.sent",
+                "--subject-id", "x", "--subject-sha256", SHA]) == 0  # fmt: skip
+    assert (work / "log.jsonl.nodes" / "L00").stat().st_size == 4 * 32
