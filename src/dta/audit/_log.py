@@ -206,9 +206,7 @@ class AuditLog:
         """
         size = self._store.size()
         stop = size if stop is None else min(stop, size)
-        if start >= stop:
-            return
-        for line in self._store.lines(start, stop):
+        for line in self._store.lines(start, max(start, stop)):  # start > size: no record
             yield loads(line, max_size=MAX_LINE)
 
     def line(self, index: int) -> bytes:
