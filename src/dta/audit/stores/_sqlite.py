@@ -1,12 +1,8 @@
 """SQLite store (WAL): records, leaf hashes and subtree hashes in one database file.
 
-Rules this module enforces:
+Rules this module enforces (schema and connection settings: :mod:`._sqlite_schema`; where the
+subtree hashes live: :mod:`._sqlite_nodes`; how proofs read them: :mod:`._sqlite_proofs`):
 
-* Schema version 2 (``dta_meta``, ADR 0058): ``dta_records(idx INTEGER PRIMARY KEY, leaf, nodes,
-  line)`` — each row carries its record's leaf hash and the hashes of the perfect subtrees its
-  append completed (:mod:`dta.audit.stores._sqlite_nodes`). Schema-1 databases are migrated in
-  place on open (O(1), their older subtree hashes stay in ``dta_nodes``); other versions are
-  refused. Triggers reject UPDATE and DELETE: the log is append-only in the database too.
 * Every append is one transaction that inserts rows ``n, n+1, ...`` under the primary key, so
   concurrent appenders — threads or processes — serialise and can never fork the chain or reuse
   an index. The store keeps its tail (``n``, last leaf hash and the tree's peaks) in memory
@@ -19,10 +15,11 @@ Rules this module enforces:
   transaction if row ``n`` exists. The builder may therefore be called more than once, the
   first time before the write lock is held; only the lines of the call whose INSERT commits
   are stored.
-* Journal mode WAL. Durability ``always``: ``synchronous=FULL`` (the WAL is fsynced at every
-  commit). ``batch``: ``synchronous=NORMAL`` (a commit survives a process crash); ``flush()``
-  — also after the group-commit bounds — fdatasyncs the WAL and the database file, and SQLite
-  checkpoints (syncing both) only every 16,384 WAL pages. ``none``: ``synchronous=OFF``.
+* Durability ``always``: the WAL is fsynced at every commit. ``batch``: a commit survives a
+  process crash; ``flush()`` — also after the group-commit bounds — fdatasyncs the WAL and the
+  database file. ``none``: the OS decides.
+* ``readonly`` (ADR 0104): the database is opened with SQLite's ``mode=ro`` and never created,
+  migrated or written; ``append`` and ``repair`` raise :class:`dta.errors.StorageError`.
 * Transactions make a torn tail impossible; ``repair`` has nothing to move and says so. ``fsck``
   runs SQLite's integrity check and recomputes every stored leaf and subtree hash.
 """
@@ -39,115 +36,41 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from dta.audit._merkle import EMPTY_ROOT, fold_peaks
 from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
-from dta.audit.stores._sqlite_nodes import (
-    MIGRATE_V1,
-    SCHEMA_V2,
-    Frontier,
-    Plan,
-    consistency_plan,
-    inclusion_plan,
-    root_plan,
-)
-from dta.errors import StorageError
+from dta.audit.stores._sqlite_fsck import check_hashes, integrity_problems
+from dta.audit.stores._sqlite_nodes import Frontier, root_plan
+from dta.audit.stores._sqlite_proofs import NodeReader
+from dta.audit.stores._sqlite_schema import SCHEMA_VERSION, Layout, connect
+from dta.errors import ConfigError, StorageError
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = "2"
 _ZERO = bytes(32)
-_SYNC = {"always": "FULL", "batch": "NORMAL", "none": "OFF"}
-#: ``batch``: SQLite checkpoints (and syncs) after this many WAL pages, not after 1,000;
-#: ``flush()`` syncs the WAL instead of checkpointing (ADR 0058).
-_BATCH_CHECKPOINT_PAGES = 16384
 _INSERT = "INSERT INTO dta_records (idx, leaf, nodes, line) VALUES (?, ?, ?, ?)"
-_IN_SQL: dict[int, str] = {}
-
-
-def _rows_sql(count: int) -> str:
-    sql = _IN_SQL.get(count)
-    if sql is None:
-        marks = ",".join("?" * count)
-        # Only "?" placeholders are interpolated (their count), never values.
-        sql = f"SELECT idx, leaf, nodes FROM dta_records WHERE idx IN ({marks})"  # noqa: S608
-        _IN_SQL[count] = sql
-    return sql
-
-
-def _init_schema(conn: sqlite3.Connection, p: Path) -> int:
-    """Create, migrate or check the schema inside the open transaction; return ``inline_from``.
-
-    Raises:
-        StorageError: not a dta audit log, or a schema version this code does not know.
-        sqlite3.Error: the database failed.
-    """
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if "dta_meta" not in tables:
-        if "dta_records" in tables or "dta_nodes" in tables:
-            raise StorageError(f"{p}: dta tables without dta_meta: not a dta audit log")
-        conn.execute("CREATE TABLE dta_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    meta = dict(conn.execute("SELECT key, value FROM dta_meta").fetchall())
-    version = meta.get("schema")
-    if version is None:
-        for statement in SCHEMA_V2:
-            conn.execute(statement)
-        conn.executemany(
-            "INSERT INTO dta_meta VALUES (?, ?)",
-            [("schema", SCHEMA_VERSION), ("type", "dta.audit-log"), ("inline_from", "0")],
-        )
-        return 0
-    if version == "1":
-        (top,) = conn.execute("SELECT max(idx) FROM dta_records").fetchone()
-        inline_from = 0 if top is None else int(top) + 1
-        for statement in MIGRATE_V1:
-            conn.execute(statement)
-        conn.execute("UPDATE dta_meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
-        conn.execute("INSERT INTO dta_meta VALUES ('inline_from', ?)", (str(inline_from),))
-        return inline_from
-    if version != SCHEMA_VERSION:
-        raise StorageError(f"{p}: audit schema version {version} is not supported")
-    try:
-        return int(meta["inline_from"])
-    except (KeyError, ValueError) as exc:
-        raise StorageError(f"{p}: dta_meta.inline_from is missing or not an integer") from exc
-
-
-def _setup(conn: sqlite3.Connection, p: Path, durability: str) -> int:
-    """Configure the connection (WAL, sync mode) and the schema; return ``inline_from``.
-
-    Raises:
-        StorageError: WAL mode refused, not a dta audit log, or an unknown schema version.
-        sqlite3.Error: the database failed.
-    """
-    conn.execute("PRAGMA busy_timeout = 120000")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        raise StorageError(f"{p}: cannot switch the database to WAL mode")
-    conn.execute(f"PRAGMA synchronous = {_SYNC[durability]}")
-    if durability == "batch":
-        conn.execute(f"PRAGMA wal_autocheckpoint = {_BATCH_CHECKPOINT_PAGES}")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        inline_from = _init_schema(conn, p)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return inline_from
 
 
 class SQLiteStore:
     """Append-only audit log in a SQLite database (see module rules)."""
 
     def __init__(
-        self, path: Path, conn: sqlite3.Connection, durability: str, inline_from: int
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        durability: str,
+        layout: Layout,
+        *,
+        readonly: bool = False,
     ) -> None:
         """Use :meth:`open`."""
         self._path = path
         self._conn = conn
         self._durability = durability
-        self._inline_from = inline_from  # rows below: subtree hashes in dta_nodes (schema 1)
+        self._layout = layout
+        self._readonly = readonly
         self._mutex = threading.RLock()
+        self._nodes = NodeReader(
+            conn, self._mutex, f"sqlite:{path}", layout.inline_from, layout.nodes_column
+        )
         self._front: Frontier | None = None  # tail as of our last commit or read
         self._prev = _ZERO
         self._pending = 0
@@ -155,30 +78,33 @@ class SQLiteStore:
         self._closed = False
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, durability: str, create: bool) -> SQLiteStore:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        durability: str,
+        create: bool,
+        readonly: bool = False,
+    ) -> SQLiteStore:
         """Open (or create) the database; migrate schema 1, refuse unknown versions.
+
+        Args:
+            path: The database file.
+            durability: ``always``, ``batch`` or ``none``.
+            create: Create an empty log if there is none (not with ``readonly``).
+            readonly: Open with SQLite's read-only mode: nothing is created, migrated or
+                written; ``append`` and ``repair`` raise :class:`StorageError`.
 
         Raises:
             StorageError: missing database without ``create``, wrong schema, or SQLite errors.
-            ConfigError: unknown durability mode.
+            ConfigError: unknown durability mode, or ``create`` with ``readonly``.
         """
         check_durability(durability)
         p = Path(path)
-        if not p.exists() and not create:
-            raise StorageError(f"{p}: no such audit log (create it with 'dta audit init')")
-        try:
-            conn = sqlite3.connect(p, timeout=120.0, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StorageError(f"{p}: cannot open SQLite audit log: {exc}") from exc
-        try:
-            inline_from = _setup(conn, p, durability)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StorageError(f"{p}: cannot open SQLite audit log: {exc}") from exc
-        except BaseException:
-            conn.close()
-            raise
-        return cls(p, conn, durability, inline_from)
+        if readonly and create:
+            raise ConfigError(f"{p}: a log opened read-only cannot be created")
+        conn, layout = connect(p, durability=durability, create=create, readonly=readonly)
+        return cls(p, conn, durability, layout, readonly=readonly)
 
     @property
     def url(self) -> str:
@@ -190,9 +116,19 @@ class SQLiteStore:
         """The durability mode."""
         return self._durability
 
+    @property
+    def readonly(self) -> bool:
+        """Whether the store was opened read-only."""
+        return self._readonly
+
     def _check_open(self) -> None:
         if self._closed:
             raise StorageError(f"{self.url}: store is closed")
+
+    def _check_writable(self, what: str) -> None:
+        self._check_open()
+        if self._readonly:
+            raise StorageError(f"{self.url}: opened read-only: cannot {what}")
 
     def size(self) -> int:
         """Number of committed records.
@@ -216,7 +152,7 @@ class SQLiteStore:
         n, prev = (0, _ZERO) if row is None else (int(row[0]) + 1, bytes(row[1]))
         plan = root_plan(n)
         keys = plan[0] if plan else []
-        found = self._fetch(keys)
+        found = self._nodes.fetch(keys)
         self._prev = prev
         self._front = Frontier(n, [found[k] for k in keys])
         return self._front
@@ -233,7 +169,7 @@ class SQLiteStore:
             StorageError: database error (nothing is written then).
         """
         with self._mutex:
-            self._check_open()
+            self._check_writable("append")
             done = self._append_one(build) if self._front is not None else None
             n, leaves = self._append_locked(build) if done is None else done
             if self._durability == "batch" and leaves:
@@ -363,57 +299,8 @@ class SQLiteStore:
                 self.flush()
             finally:
                 self._closed = True
+                self._nodes.close()
                 self._conn.close()
-
-    def _fetch(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """Stored hashes of subtrees ``(level, j)``: one primary-key ``IN`` query per table.
-
-        Raises:
-            StorageError: a subtree is not stored (or its row is damaged), or a database error.
-        """
-        inline_from = self._inline_from
-        by_row: dict[int, list[tuple[int, int]]] = {}
-        old: list[tuple[int, int]] = []
-        count = 0
-        for key in keys:
-            count += 1
-            level, j = key
-            if not 0 <= level <= 62 or j < 0:
-                continue  # never stored: reported missing below
-            row = ((j + 1) << level) - 1
-            if row >= 1 << 62:
-                continue
-            if level and row < inline_from:
-                old.append(key)
-            else:
-                by_row.setdefault(row, []).append(key)
-        found: dict[tuple[int, int], bytes] = {}
-        with self._mutex:
-            self._check_open()
-            try:
-                if by_row:
-                    for idx, leaf, nodes in self._conn.execute(_rows_sql(len(by_row)), [*by_row]):
-                        for key in by_row[idx]:
-                            level = key[0]
-                            h = leaf if not level else (nodes or b"")[level * 32 - 32 : level * 32]
-                            if len(h) == 32:
-                                found[key] = bytes(h)
-                if old:
-                    # Point lookups on the primary key, one statement; only "?" placeholders
-                    # are interpolated (their count), never values.
-                    query = " UNION ALL ".join(
-                        ["SELECT level, idx, hash FROM dta_nodes WHERE level = ? AND idx = ?"]
-                        * len(old)
-                    )
-                    for level, j, h in self._conn.execute(query, [x for k in old for x in k]):
-                        found[(level, j)] = bytes(h)
-            except sqlite3.Error as exc:
-                raise StorageError(f"{self.url}: {exc}") from exc
-        if len(found) != count:
-            for key in keys:
-                if key not in found:
-                    raise StorageError(f"{self.url}: subtree {key} is not stored")
-        return found
 
     def perfect(self, level: int, index: int) -> bytes:
         """Stored subtree hash (level 0: the record's leaf column).
@@ -421,42 +308,34 @@ class SQLiteStore:
         Raises:
             StorageError: not stored.
         """
-        return self._fetch([(level, index)])[(level, index)]
-
-    def _resolve(self, plan: Plan) -> list[bytes]:
-        found = self._fetch([key for entry in plan for key in entry])
-        return [
-            found[entry[0]] if len(entry) == 1 else fold_peaks([found[k] for k in entry])
-            for entry in plan
-        ]
+        return self._nodes.perfect(level, index)
 
     def root(self, size: int) -> bytes:
-        """Merkle root of ``size`` records (the peaks fetched in one query).
+        """Merkle root of ``size`` records (upper levels from memory, the rest in one query).
 
         Raises:
             ProofError: ``size`` is not a non-negative integer.
             StorageError: a node is missing.
         """
-        plan = root_plan(size)
-        return self._resolve(plan)[0] if plan else EMPTY_ROOT
+        return self._nodes.root(size)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """Inclusion proof (nodes fetched in one query).
+        """Inclusion proof (upper levels from memory, the rest in one query).
 
         Raises:
             ProofError: bad index or size.
             StorageError: a node is missing.
         """
-        return self._resolve(inclusion_plan(index, size))
+        return self._nodes.inclusion_proof(index, size)
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        """Consistency proof (nodes fetched in one query).
+        """Consistency proof (upper levels from memory, the rest in one query).
 
         Raises:
             ProofError: bad sizes.
             StorageError: a node is missing.
         """
-        return self._resolve(consistency_plan(old, new))
+        return self._nodes.consistency_proof(old, new)
 
     def lines(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
         """Stream stored lines in index order from a private read connection.
@@ -469,7 +348,8 @@ class SQLiteStore:
 
     def _iter_lines(self, start: int, stop: int | None) -> Iterator[bytes]:
         try:
-            conn = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, timeout=120.0)
+            uri = self._path.absolute().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=120.0)
         except sqlite3.Error as exc:
             raise StorageError(f"{self.url}: {exc}") from exc
         try:
@@ -509,15 +389,18 @@ class SQLiteStore:
 
         Returns:
             The report described in :meth:`dta.audit.stores.Store.fsck`.
+
+        Raises:
+            StorageError: the database cannot be read.
         """
-        problems: list[str] = []
         with self._mutex:
             self._check_open()
-            result = [r[0] for r in self._conn.execute("PRAGMA integrity_check").fetchall()]
-        if result != ["ok"]:
-            problems.append("integrity_check: " + "; ".join(map(str, result[:5])))
-        size = self.size()
-        problems.extend(self._check_hashes())
+            try:
+                problems = integrity_problems(self._conn)
+                size = self.size()
+                problems.extend(check_hashes(self._conn, self._layout, self._nodes.perfect))
+            except sqlite3.Error as exc:
+                raise StorageError(f"{self.url}: {exc}") from exc
         return {
             "store": "sqlite",
             "url": self.url,
@@ -528,38 +411,14 @@ class SQLiteStore:
             "rebuilt": [],
         }
 
-    def _check_hashes(self) -> list[str]:
-        """Recompute every leaf and subtree hash in index order; the first mismatch found."""
-        front = Frontier(0, [])
-        with self._mutex:
-            cur = self._conn.execute("SELECT idx, line, leaf, nodes FROM dta_records ORDER BY idx")
-            for idx, line, leaf, nodes in cur:
-                if idx != front.size:
-                    return [f"index gap: record {front.size} missing (next is {idx})"]
-                computed = hashlib.sha256(b"\x00" + bytes(line)).digest()
-                if computed != bytes(leaf):
-                    return [f"stored leaf hash of record {idx} does not match its line"]
-                done = front.add(computed) or b""
-                if idx >= self._inline_from:
-                    if bytes(nodes or b"") != done or (nodes is not None and not done):
-                        return [f"stored subtree hashes of record {idx} are wrong"]
-                    continue
-                for k in range(len(done) // 32):
-                    key = (k + 1, idx >> (k + 1))
-                    try:
-                        stored = self.perfect(*key)
-                    except StorageError:
-                        return [f"stored subtree {key} is missing"]
-                    if stored != done[32 * k : 32 * k + 32]:
-                        return [f"stored subtree {key} is wrong"]
-        return []
-
     def repair(self) -> dict[str, Any]:
         """Nothing to repair: SQLite transactions cannot leave a torn tail.
 
         Raises:
-            StorageError: the database fails its integrity check (repair cannot fix that).
+            StorageError: opened read-only, or the database fails its integrity check (repair
+                cannot fix that).
         """
+        self._check_writable("repair")
         report = self.fsck()
         if not report["ok"]:
             raise StorageError(f"{self.url}: {report['problems'][0]}; repair cannot fix this")

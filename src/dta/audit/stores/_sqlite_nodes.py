@@ -7,10 +7,9 @@ Rules this module enforces:
   of trailing one bits of ``r``), NULL when ``t == 0``. So subtree ``(level, j)`` lives in row
   ``((j + 1) << level) - 1`` at byte ``(level - 1) * 32``; level 0 is the row's ``leaf`` column.
   Every hash a proof needs is a primary-key lookup in one table, and an append writes one row.
-* Logs created with schema 1 are migrated in place on open, in O(1): the ``nodes`` column is
-  added (NULL in existing rows), ``inline_from`` records the size at migration, and subtrees
-  completed by rows below it stay in the frozen ``dta_nodes`` table, which from then on refuses
-  inserts (so a writer still running the old code cannot append a record that would need them).
+* Logs created with schema 1 keep the subtrees completed by rows below ``inline_from`` (the size
+  at migration) in the frozen ``dta_nodes`` table, one row per subtree
+  (:mod:`dta.audit.stores._sqlite_schema`).
 * The node keys of a root, inclusion or consistency proof are computed from the sizes alone,
   mirroring :mod:`dta.audit._merkle` step for step (a proof entry is the right fold of the
   perfect subtrees listed for it); argument errors are the ones that module raises.
@@ -24,8 +23,6 @@ from dta.audit._merkle import consistency_proof_length, inclusion_proof_length
 from dta.errors import ProofError
 
 __all__ = [
-    "MIGRATE_V1",
-    "SCHEMA_V2",
     "Frontier",
     "Plan",
     "consistency_plan",
@@ -38,38 +35,6 @@ _sha256 = hashlib.sha256
 
 #: A proof (or root) as lists of ``(level, j)`` subtrees; each list folds into one hash.
 Plan = list[list[tuple[int, int]]]
-
-_TRIGGERS = tuple(
-    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table}"
-    " BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END"
-    for table in ("dta_records", "dta_nodes")
-    for op in ("UPDATE", "DELETE")
-)
-_FREEZE_NODES = (
-    "CREATE TRIGGER IF NOT EXISTS dta_nodes_no_insert BEFORE INSERT ON dta_nodes BEGIN"
-    " SELECT RAISE(ABORT, 'audit log schema is 2: dta_nodes is frozen (upgrade dta)'); END"
-)
-_NODES_TABLE = (
-    "CREATE TABLE IF NOT EXISTS dta_nodes ("
-    " level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
-    " PRIMARY KEY (level, idx)) WITHOUT ROWID"
-)
-
-#: Statements creating an empty schema-2 database (``dta_meta`` rows are added by the caller).
-SCHEMA_V2 = (
-    "CREATE TABLE dta_records ("
-    " idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, nodes BLOB, line BLOB NOT NULL)",
-    _NODES_TABLE,  # empty; kept so every schema-2 database has the same tables
-    *_TRIGGERS,
-    _FREEZE_NODES,
-)
-
-#: Statements migrating a schema-1 database (the caller records ``inline_from`` and version 2).
-MIGRATE_V1 = (
-    "ALTER TABLE dta_records ADD COLUMN nodes BLOB",
-    *_TRIGGERS,
-    _FREEZE_NODES,
-)
 
 
 def row_of(level: int, j: int) -> int:
