@@ -13,14 +13,25 @@ Rules this module enforces, for paths found on disk and for paths named by a rec
   superscript digits), with or without an extension (``nul.txt``), in any case.
 * A set of paths has no collisions: two paths that are equal after NFC normalisation and Unicode
   case folding are rejected, and so is a path that is also used as a directory of another path.
+* The bulk check of a manifest's paths may run in C (``_speedups.paths_safe_distinct``, the
+  same rules as the Python bulk check, ADR 0102); only its "proven" is taken, anything else is
+  decided by the Python check.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import unicodedata
+from collections.abc import Callable
 
 from dta.errors import ManifestError
+
+_c_safe_distinct: Callable[[list[str]], bool] | None = None
+if not os.environ.get("DTA_PURE_PYTHON"):
+    with contextlib.suppress(ImportError):  # built without a C compiler or this function
+        from dta._speedups import paths_safe_distinct as _c_safe_distinct
 
 __all__ = [
     "MAX_PATH_BYTES",
@@ -276,6 +287,15 @@ def all_safe_and_distinct(paths: list[str]) -> bool:
     Args:
         paths: Candidate paths (strings).
     """
+    # The C version (ADR 0102) tests the same rules; only its True is taken, so a False
+    # (a path it does not prove, or no C) is always decided by the Python check below.
+    if _c_safe_distinct is not None and type(paths) is list and _c_safe_distinct(paths):
+        return True
+    return _py_all_safe_and_distinct(paths)
+
+
+def _py_all_safe_and_distinct(paths: list[str]) -> bool:
+    """:func:`all_safe_and_distinct` in Python (the reference for the C version)."""
     if not paths:
         return True
     if max(map(len, paths)) > MAX_SEGMENT_BYTES:

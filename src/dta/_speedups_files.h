@@ -398,11 +398,215 @@ speedups_hash_sha256_backend(PyObject *module, PyObject *arg)
     return PyUnicode_FromString(dta_sha_mode == 1 ? "evp" : "hashlib");
 }
 
+/* ---- paths_safe_distinct: the bulk check of dta._paths.all_safe_and_distinct ---- */
+
+static int
+dta_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* A Windows device name (con prn aux nul com1-9 lpt1-9, any case) as the whole segment
+ * starting at p, or before spaces and then a dot, slash or the end of the path. */
+static int
+dta_reserved_at(const unsigned char *p, const unsigned char *end)
+{
+    char w[3];
+    const unsigned char *q = p + 3;
+
+    if (end - p < 3) {
+        return 0;
+    }
+    w[0] = (char)dta_lower(p[0]);
+    w[1] = (char)dta_lower(p[1]);
+    w[2] = (char)dta_lower(p[2]);
+    if (memcmp(w, "com", 3) == 0 || memcmp(w, "lpt", 3) == 0) {
+        if (q == end || *q < '1' || *q > '9') {
+            return 0;
+        }
+        q++;
+    }
+    else if (memcmp(w, "con", 3) != 0 && memcmp(w, "prn", 3) != 0 &&
+             memcmp(w, "aux", 3) != 0 && memcmp(w, "nul", 3) != 0) {
+        return 0;
+    }
+    while (q < end && *q == ' ') {
+        q++;
+    }
+    return q == end || *q == '.' || *q == '/';
+}
+
+/* 1 if path (ASCII bytes) passes every rule _bulk_ascii_ok tests and is at most
+ * MAX_SEGMENT_BYTES (255) long, else 0. */
+static int
+dta_path_plain(const unsigned char *p, Py_ssize_t n)
+{
+    const unsigned char *end = p + n;
+    Py_ssize_t i;
+
+    if (n == 0 || n > 255 || p[0] == '~' || p[0] == '/' || p[n - 1] == '/' ||
+        p[n - 1] == ' ' || p[n - 1] == '.') {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (c < 0x20 || c > 0x7e || c == '\\' || c == ':') {
+            return 0;
+        }
+        if (c == '/' && (p[i - 1] == '/' || p[i - 1] == ' ' || p[i - 1] == '.')) {
+            return 0;  /* i > 0: p[0] is not '/' */
+        }
+        if ((i == 0 || p[i - 1] == '/') && dta_reserved_at(p + i, end)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+typedef struct {
+    uint32_t hash;
+    uint32_t slot;  /* index + 1 into the paths list; 0 = empty */
+} dta_key_t;
+
+/* FNV-1a over the lowercased bytes, continued from h. */
+static uint32_t
+dta_fold_hash(uint32_t h, const unsigned char *p, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        h = (h ^ (uint32_t)dta_lower(p[i])) * 16777619u;
+    }
+    return h;
+}
+
+static int
+dta_fold_equal(const unsigned char *a, const unsigned char *b, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        if (dta_lower(a[i]) != dta_lower(b[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The slot of the path equal (after ASCII lowercasing) to p[:n] with hash h, or where it
+ * would go (slot 0). */
+static dta_key_t *
+dta_find(dta_key_t *table, size_t mask, PyObject *paths, const unsigned char *p, Py_ssize_t n,
+         uint32_t h)
+{
+    size_t at = h & mask;
+    for (;;) {
+        dta_key_t *k = &table[at];
+        if (k->slot == 0) {
+            return k;
+        }
+        if (k->hash == h) {
+            PyObject *other = PyList_GET_ITEM(paths, k->slot - 1);
+            if (PyUnicode_GET_LENGTH(other) == n &&
+                dta_fold_equal(PyUnicode_1BYTE_DATA(other), p, n)) {
+                return k;
+            }
+        }
+        at = (at + 1) & mask;
+    }
+}
+
+static PyObject *
+speedups_paths_safe_distinct(PyObject *module, PyObject *paths)
+{
+    Py_ssize_t n, i, j;
+    size_t cap = 16, mask;
+    dta_key_t *table;
+    const unsigned char *prev = NULL;
+    Py_ssize_t prev_dir = -1;
+    int ok = 1;
+
+    (void)module;
+    if (!PyList_Check(paths)) {
+        PyErr_SetString(PyExc_TypeError, "paths_safe_distinct(paths: list)");
+        return NULL;
+    }
+    n = PyList_GET_SIZE(paths);
+    if (n == 0) {
+        Py_RETURN_TRUE;
+    }
+    if (n > (Py_ssize_t)(UINT32_MAX / 4)) {
+        Py_RETURN_FALSE;  /* not proven here */
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *path = PyList_GET_ITEM(paths, i);
+        if (!PyUnicode_CheckExact(path) || !PyUnicode_IS_ASCII(path) ||
+            !dta_path_plain(PyUnicode_1BYTE_DATA(path), PyUnicode_GET_LENGTH(path))) {
+            Py_RETURN_FALSE;
+        }
+    }
+    while (cap < (size_t)n * 2) {
+        cap <<= 1;
+    }
+    mask = cap - 1;
+    table = PyMem_Calloc(cap, sizeof(dta_key_t));
+    if (table == NULL) {
+        return PyErr_NoMemory();
+    }
+    /* Every path once: no two equal after lowercasing. */
+    for (i = 0; i < n && ok; i++) {
+        PyObject *path = PyList_GET_ITEM(paths, i);
+        const unsigned char *p = PyUnicode_1BYTE_DATA(path);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(path);
+        uint32_t h = dta_fold_hash(2166136261u, p, len);
+        dta_key_t *k = dta_find(table, mask, paths, p, len, h);
+        if (k->slot != 0) {
+            ok = 0;
+            break;
+        }
+        k->hash = h;
+        k->slot = (uint32_t)(i + 1);
+    }
+    /* No directory of a path is also a path (lowercased). A path in the same directory as
+     * the one before it has the same directories: they were looked up already. */
+    for (i = 0; i < n && ok; i++) {
+        PyObject *path = PyList_GET_ITEM(paths, i);
+        const unsigned char *p = PyUnicode_1BYTE_DATA(path);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(path), dir = -1;
+        uint32_t h = 2166136261u;
+        for (j = len - 1; j > 0; j--) {
+            if (p[j] == '/') {
+                dir = j;
+                break;
+            }
+        }
+        if (dir < 0) {
+            continue;  /* no directory */
+        }
+        if (prev != NULL && prev_dir == dir && dta_fold_equal(prev, p, dir)) {
+            continue;
+        }
+        prev = p;
+        prev_dir = dir;
+        for (j = 0; j < dir && ok; j++) {
+            if (p[j] == '/' && dta_find(table, mask, paths, p, j, h)->slot != 0) {
+                ok = 0;
+            }
+            h = (h ^ (uint32_t)dta_lower(p[j])) * 16777619u;
+        }
+        if (ok && dta_find(table, mask, paths, p, dir, h)->slot != 0) {
+            ok = 0;
+        }
+    }
+    PyMem_Free(table);
+    return PyBool_FromLong(ok);
+}
+
 #define DTA_FILES_METHODS                                                                       \
     {"hash_small_run", (PyCFunction)(void (*)(void))speedups_hash_small_run, METH_FASTCALL,    \
      "hash_small_run(dir_fd, names, start, small, sizes, digests) -> (index, changed)"},        \
     {"hash_sha256_backend", speedups_hash_sha256_backend, METH_O,                                \
-     "hash_sha256_backend(choice: str) -> str ('evp' or 'hashlib')"},
+     "hash_sha256_backend(choice: str) -> str ('evp' or 'hashlib')"},                          \
+    {"paths_safe_distinct", speedups_paths_safe_distinct, METH_O,                              \
+     "paths_safe_distinct(paths: list) -> bool"},
 
 #else
 #define DTA_FILES_METHODS
