@@ -305,7 +305,8 @@ def test_no_reference_or_memory_leak(tmp_path: Path, backend: str) -> None:
     names = [bytes(bytearray(n)) for n in _hostile_tree(tmp_path / "root")]
     fd = _open_dir(tmp_path / "root")
     small = int(str(SMALL))
-    counts_before = [sys.getrefcount(n) for n in names]
+    counted = [n for n in names if len(n) > 1]  # b"" and 1-byte bytes are shared singletons
+    counts_before = [sys.getrefcount(n) for n in counted]
     small_before = sys.getrefcount(small)
 
     def churn() -> None:
@@ -332,7 +333,7 @@ def test_no_reference_or_memory_leak(tmp_path: Path, backend: str) -> None:
             tracemalloc.stop()
     finally:
         os.close(fd)
-    assert [sys.getrefcount(n) for n in names] == counts_before
+    assert [sys.getrefcount(n) for n in counted] == counts_before
     assert sys.getrefcount(small) == small_before
     assert grown < 16 * 1024
 
