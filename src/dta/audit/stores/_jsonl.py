@@ -111,11 +111,14 @@ class JSONLStore:
         if readonly and create:
             raise ConfigError(f"{p}: a log opened read-only cannot be created")
         fd = open_readonly(p) if readonly else open_log(p, durability=durability, create=create)
+        store = None
         try:
             store = cls(p, fd, durability, readonly)
             with store._locked():
                 store._refresh()
         except BaseException:
+            if store is not None:
+                store._sidecar.close()
             os.close(fd)
             raise
         return store
