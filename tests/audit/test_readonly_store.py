@@ -184,3 +184,35 @@ def test_readonly_sidecar_block_reads_recompute_lower_levels(tmp_path: Path) -> 
             store.perfect(0, 2 << MEMORY_LOW_LEVEL)
     finally:
         store.close()
+
+
+def test_readonly_open_waits_for_an_append_in_progress(tmp_path: Path) -> None:
+    """A reader takes the shared lock: half an append (under the writer's lock) is never torn."""
+    import fcntl
+    import os
+    import threading
+
+    path = _make(tmp_path, 3)
+    with AuditLog.open(tmp_path / "other.jsonl", create=True) as other:
+        other.append_many([event(i, pad=i % 9) for i in range(4)])
+    line = (tmp_path / "other.jsonl").read_bytes().split(b"\n")[3] + b"\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    result: dict[str, object] = {}
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as an appender holds it while writing
+        os.write(fd, line[:50])
+
+        def read() -> None:
+            with AuditLog.open(path, readonly=True) as log:
+                result["size"] = log.size
+                result["damage"] = log.store.damage  # type: ignore[attr-defined]
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(0.3)  # the reader is blocked on the lock meanwhile
+        os.write(fd, line[50:])
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        reader.join()
+    finally:
+        os.close(fd)
+    assert result == {"size": 4, "damage": None}
