@@ -216,3 +216,25 @@ def test_readonly_open_waits_for_an_append_in_progress(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert result == {"size": 4, "damage": None}
+
+
+@pytest.mark.parametrize("scheme", ["", "sqlite:"], ids=["jsonl", "sqlite"])
+def test_readonly_refuses_writes_for_every_store_kind(tmp_path: Path, scheme: str) -> None:
+    """open_store/AuditLog pass readonly through; writes raise StorageError, reads match."""
+    url = scheme + str(tmp_path / ("log.db" if scheme else "log.jsonl"))
+    with AuditLog.open(url, create=True) as log:
+        log.append_many([event(i) for i in range(9)])
+        want = (log.size, log.root(), log.prove_inclusion(4), log.prove_consistency(3))
+    with AuditLog.open(url, readonly=True) as log:
+        assert log.readonly
+        assert (log.size, log.root(), log.prove_inclusion(4), log.prove_consistency(3)) == want
+        with pytest.raises(StorageError, match="read-only"):
+            log.append(event(9))
+        with pytest.raises(StorageError, match="read-only"):
+            log.store.append(lambda n, prev: [b"{}"])
+        with pytest.raises(StorageError, match="read-only"):
+            log.repair()
+    with pytest.raises(ConfigError):
+        open_store(url, readonly=True, create=True)
+    with AuditLog.open(url) as log:
+        assert log.size == 9

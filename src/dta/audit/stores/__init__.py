@@ -204,9 +204,10 @@ def open_store(
     if text.startswith("sqlite:"):
         from dta.audit.stores._sqlite import SQLiteStore
 
-        # Interim until SQLiteStore.open(..., readonly=...) lands (another change, in progress):
-        # the SQLite store opens as before and AuditLog refuses writes.
-        return SQLiteStore.open(_strip(text, "sqlite:"), durability=durability, create=create)
+        path = _strip(text, "sqlite:")
+        if readonly:
+            return SQLiteStore.open(path, durability=durability, create=False, readonly=True)
+        return SQLiteStore.open(path, durability=durability, create=create)
     if text.startswith("file:"):
         text = _strip(text, "file:")
     elif ":" in text.split("/", 1)[0] and len(text.split(":", 1)[0]) > 1:
