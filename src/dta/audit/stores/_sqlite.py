@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
-from dta.audit.stores._sqlite_fsck import check_hashes, integrity_problems
+from dta.audit.stores._sqlite_fsck import check_hashes, integrity_problems, write_tiles
 from dta.audit.stores._sqlite_nodes import Frontier, root_plan
 from dta.audit.stores._sqlite_proofs import NodeReader
 from dta.audit.stores._sqlite_schema import SCHEMA_VERSION, Layout, connect
+from dta.audit.stores._sqlite_tiles import INSERT_TILE, TILE_LEAVES, make_tile
 from dta.errors import ConfigError, StorageError
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -69,9 +70,15 @@ class SQLiteStore:
         self._readonly = readonly
         self._mutex = threading.RLock()
         self._nodes = NodeReader(
-            conn, self._mutex, f"sqlite:{path}", layout.inline_from, layout.nodes_column
+            conn,
+            self._mutex,
+            f"sqlite:{path}",
+            layout.inline_from,
+            layout.nodes_column,
+            tiles=layout.tiles,
         )
         self._front: Frontier | None = None  # tail as of our last commit or read
+        self._block: list[bytes] = []  # with _front: leaves of its unfinished 64-record block
         self._prev = _ZERO
         self._pending = 0
         self._pending_since = 0.0
@@ -153,12 +160,23 @@ class SQLiteStore:
         plan = root_plan(n)
         keys = plan[0] if plan else []
         found = self._nodes.fetch(keys)
+        start = n - n % TILE_LEAVES
+        block = [
+            bytes(leaf)
+            for (leaf,) in self._conn.execute(
+                "SELECT leaf FROM dta_records WHERE idx >= ? AND idx < ? ORDER BY idx", (start, n)
+            )
+        ]
+        if len(block) != n - start:
+            raise StorageError(f"{self.url}: records {start}..{n - 1} are not all stored")
         self._prev = prev
+        self._block = block
         self._front = Frontier(n, [found[k] for k in keys])
         return self._front
 
     def _rollback(self) -> None:
         self._front = None
+        self._block = []
         with contextlib.suppress(sqlite3.Error):  # no transaction left: nothing to undo
             self._conn.execute("ROLLBACK")
 
@@ -195,6 +213,8 @@ class SQLiteStore:
         front = self._front
         assert front is not None
         n = front.size
+        if n % TILE_LEAVES == TILE_LEAVES - 1:
+            return None  # completes a block: its tile is inserted in the same transaction
         lines = build(n, self._prev)
         if len(lines) != 1:
             return None if lines else (n, [])
@@ -209,6 +229,7 @@ class SQLiteStore:
             self._rollback()
             raise
         self._prev = leaf
+        self._block.append(leaf)
         return n, [leaf]
 
     def _append_locked(self, build: Builder) -> tuple[int, list[bytes]]:
@@ -244,23 +265,29 @@ class SQLiteStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _insert(self, lines: Sequence[bytes], front: Frontier) -> list[bytes]:
-        """Insert ``lines`` as rows ``front.size, ...`` with their hashes; return the leaves.
+        """Insert ``lines`` as rows ``front.size, ...`` with their hashes and completed tiles.
 
-        ``front`` is advanced in place; on any error the caller drops it (``_rollback``).
+        ``front`` and the block are advanced in place; on any error the caller drops both
+        (``_rollback``). Returns the leaf hashes.
         """
         n = front.size
         sha256 = hashlib.sha256
-        if len(lines) == 1:
-            line = lines[0]
-            leaf = sha256(b"\x00" + line).digest()
-            self._conn.execute(_INSERT, (n, leaf, front.add(leaf), line))
-            return [leaf]
+        block = self._block
         rows = []
+        tiles = []
         for i, line in enumerate(lines):
             leaf = sha256(b"\x00" + line).digest()
             rows.append((n + i, leaf, front.add(leaf), line))
-        if rows:
+            block.append(leaf)
+            if len(block) == TILE_LEAVES:
+                tiles.append(((n + i) // TILE_LEAVES, make_tile(block)))
+                block.clear()
+        if len(rows) == 1:
+            self._conn.execute(_INSERT, rows[0])
+        elif rows:
             self._conn.executemany(_INSERT, rows)
+        if tiles:
+            self._conn.executemany(INSERT_TILE, tiles)
         return [r[1] for r in rows]
 
     def _sync(self) -> None:
@@ -393,12 +420,17 @@ class SQLiteStore:
         Raises:
             StorageError: the database cannot be read.
         """
+        missing: list[int] = []
+        rebuilt: list[str] = []
         with self._mutex:
             self._check_open()
             try:
                 problems = integrity_problems(self._conn)
                 size = self.size()
-                problems.extend(check_hashes(self._conn, self._layout, self._nodes.perfect))
+                problems += check_hashes(self._conn, self._layout, self._nodes.perfect, missing)
+                if missing and not problems and not self._readonly:
+                    count = write_tiles(self._conn, missing)
+                    rebuilt.append(f"dta_tiles: {count} tiles of complete blocks written")
             except sqlite3.Error as exc:
                 raise StorageError(f"{self.url}: {exc}") from exc
         return {
@@ -408,7 +440,7 @@ class SQLiteStore:
             "ok": not problems,
             "torn": None,
             "problems": problems,
-            "rebuilt": [],
+            "rebuilt": rebuilt,
         }
 
     def repair(self) -> dict[str, Any]:

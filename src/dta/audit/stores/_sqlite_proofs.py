@@ -28,6 +28,7 @@ from collections.abc import Sequence
 
 from dta.audit._merkle import EMPTY_ROOT, fold_peaks
 from dta.audit.stores._sqlite_nodes import Plan, consistency_plan, inclusion_plan, root_plan
+from dta.audit.stores._sqlite_tiles import TILE_BYTES, TILE_HEIGHT, tile_slot
 from dta.errors import StorageError
 
 __all__ = ["RAMP", "TOP_NODES", "NodeReader"]
@@ -45,6 +46,15 @@ _STEP_SQL = (
     " SELECT idx, {col} FROM k CROSS JOIN dta_records ON dta_records.idx = k.r"
 )
 _OLD_SQL = "SELECT idx, hash FROM dta_nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx"
+
+
+def _tiles_sql(count: int) -> str:
+    sql = _IN_SQL.get(("", count))
+    if sql is None:
+        # Only "?" placeholders (their count) are interpolated, never values.
+        sql = f"SELECT tile, hashes FROM dta_tiles WHERE tile IN ({','.join('?' * count)})"  # noqa: S608
+        _IN_SQL[("", count)] = sql
+    return sql
 
 
 def _rows_sql(nodes_column: str, count: int) -> str:
@@ -67,6 +77,8 @@ class NodeReader:
         url: str,
         inline_from: int,
         nodes_column: str,
+        *,
+        tiles: bool,
     ) -> None:
         """Read through ``conn`` under ``mutex`` (shared with the store's appends)."""
         self._conn = conn
@@ -74,6 +86,7 @@ class NodeReader:
         self._url = url
         self._inline_from = inline_from
         self._nodes_column = nodes_column
+        self._tiles = tiles
         self._closed = False
         self._served = 0  # proofs (and roots) served: the copy budget grows with them
         self._top = _NO_LEVEL  # lowest level copied
@@ -150,8 +163,8 @@ class NodeReader:
             StorageError: a subtree is not stored (or its row is damaged), or a database error.
         """
         found: dict[tuple[int, int], bytes] = {}
-        by_row: dict[int, list[tuple[int, int]]] = {}
-        old: list[tuple[int, int]] = []
+        by_tile: dict[int, list[tuple[int, int]]] = {}
+        rest: list[tuple[int, int]] = []
         with self._mutex:
             if self._closed:
                 raise StorageError(f"{self._url}: store is closed")
@@ -159,39 +172,32 @@ class NodeReader:
                 if size:
                     self._grow(size)
                 top, covered, copies = self._top, self._covered, self._copies
-                inline_from = self._inline_from
+                tiles = self._tiles and size
                 for key in keys:
                     level, j = key
-                    if not 0 <= level <= 62 or j < 0:
+                    if not 0 <= level <= 62 or not 0 <= j < 1 << 62:
                         continue  # never stored: reported missing below
                     if level >= top and j < covered >> level:
                         found[key] = copies[level][32 * j : 32 * j + 32]
-                        continue
-                    row = ((j + 1) << level) - 1
-                    if row >= 1 << 62:
-                        continue
-                    if level and row < inline_from:
-                        old.append(key)
+                    elif tiles and level < TILE_HEIGHT and (j + 1) << level <= size:
+                        by_tile.setdefault(j >> (TILE_HEIGHT - level), []).append(key)
                     else:
-                        by_row.setdefault(row, []).append(key)
-                if by_row:
-                    sql = _rows_sql(self._nodes_column, len(by_row))
-                    for idx, leaf, nodes in self._conn.execute(sql, [*by_row]):
-                        for key in by_row[idx]:
-                            level = key[0]
-                            h = leaf if not level else (nodes or b"")[level * 32 - 32 : level * 32]
-                            if len(h) == 32:
-                                found[key] = bytes(h)
-                if old:
-                    # Point lookups on the primary key, one statement; only "?" placeholders
-                    # are interpolated (their count), never values.
-                    query = " UNION ALL ".join(
-                        ["SELECT level, idx, hash FROM dta_nodes WHERE level = ? AND idx = ?"]
-                        * len(old)
-                    )
-                    for level, j, h in self._conn.execute(query, [x for k in old for x in k]):
-                        if len(h) == 32:
-                            found[(level, j)] = bytes(h)
+                        rest.append(key)
+                if by_tile:
+                    # Only blocks complete in a tree of `size` records; one whose tile is not
+                    # stored (older release, or damaged) is read from the rows instead.
+                    whole = [t for t in by_tile if (t + 1) << TILE_HEIGHT <= size]
+                    if whole:
+                        for t, hashes in self._conn.execute(_tiles_sql(len(whole)), whole):
+                            if len(hashes) != TILE_BYTES:
+                                continue
+                            for key in by_tile[t]:
+                                offset = tile_slot(*key)[1]
+                                found[key] = bytes(hashes[offset : offset + 32])
+                    for missing in by_tile.values():
+                        rest.extend(k for k in missing if k not in found)
+                if rest:
+                    self._read_rows(rest, found)
             except sqlite3.Error as exc:
                 raise StorageError(f"{self._url}: {exc}") from exc
         if len(found) != len(keys):
@@ -199,6 +205,37 @@ class NodeReader:
                 if key not in found:
                     raise StorageError(f"{self._url}: subtree {key} is not stored")
         return found
+
+    def _read_rows(self, keys: list[tuple[int, int]], found: dict[tuple[int, int], bytes]) -> None:
+        """Read ``keys`` from their records' rows (or ``dta_nodes`` below ``inline_from``)."""
+        by_row: dict[int, list[tuple[int, int]]] = {}
+        old: list[tuple[int, int]] = []
+        for key in keys:
+            level, j = key
+            row = ((j + 1) << level) - 1
+            if row >= 1 << 62:
+                continue
+            if level and row < self._inline_from:
+                old.append(key)
+            else:
+                by_row.setdefault(row, []).append(key)
+        if by_row:
+            sql = _rows_sql(self._nodes_column, len(by_row))
+            for idx, leaf, nodes in self._conn.execute(sql, [*by_row]):
+                for key in by_row[idx]:
+                    level = key[0]
+                    h = leaf if not level else (nodes or b"")[level * 32 - 32 : level * 32]
+                    if len(h) == 32:
+                        found[key] = bytes(h)
+        if old:
+            # Point lookups on the primary key, one statement; only "?" placeholders are
+            # interpolated (their count), never values.
+            query = " UNION ALL ".join(
+                ["SELECT level, idx, hash FROM dta_nodes WHERE level = ? AND idx = ?"] * len(old)
+            )
+            for level, j, h in self._conn.execute(query, [x for k in old for x in k]):
+                if len(h) == 32:
+                    found[(level, j)] = bytes(h)
 
     def perfect(self, level: int, index: int) -> bytes:
         """Stored subtree hash (level 0: the record's leaf column).

@@ -8,10 +8,12 @@ Rules this module enforces:
   the log is append-only in the database too.
 * A writable open creates the schema in an empty database (``create``), migrates a schema-1
   database in place (O(1): the ``nodes`` column is added, ``inline_from`` records the size at
-  migration and the older subtree hashes stay in the frozen ``dta_nodes`` table) and refuses any
-  other version or a database whose ``dta_*`` tables lack ``dta_meta``. It switches the database
-  to WAL and sets ``synchronous`` per durability mode (``always``: FULL, ``batch``: NORMAL with a
-  checkpoint only every 16,384 WAL pages, ``none``: OFF).
+  migration and the older subtree hashes stay in the frozen ``dta_nodes`` table), adds the
+  ``dta_tiles`` table where it is missing (O(1), version unchanged: older releases ignore it;
+  :mod:`dta.audit.stores._sqlite_tiles`) and refuses any other version or a database whose
+  ``dta_*`` tables lack ``dta_meta``. It switches the database to WAL and sets ``synchronous``
+  per durability mode (``always``: FULL, ``batch``: NORMAL with a checkpoint only every 16,384
+  WAL pages, ``none``: OFF).
 * A read-only open (ADR 0104) uses SQLite's ``mode=ro``: it never creates the file, a table or a
   meta row and never migrates. A schema-1 database is read as it is (no ``nodes`` column: every
   subtree hash is in ``dta_nodes``); a database without ``dta_meta`` or of another version is
@@ -27,6 +29,7 @@ import sqlite3
 from pathlib import Path
 from typing import NamedTuple
 
+from dta.audit.stores._sqlite_tiles import TILE_SQL
 from dta.errors import StorageError
 
 __all__ = [
@@ -86,6 +89,8 @@ class Layout(NamedTuple):
     inline_from: int
     #: SQL for a row's ``nodes`` value: the column, or NULL for a schema-1 database read as is.
     nodes_column: str
+    #: Whether ``dta_tiles`` exists (:mod:`dta.audit.stores._sqlite_tiles`).
+    tiles: bool
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -108,13 +113,13 @@ def _init_schema(conn: sqlite3.Connection, p: Path) -> int:
     """
     tables = _tables(conn)
     if "dta_meta" not in tables:
-        if "dta_records" in tables or "dta_nodes" in tables:
+        if tables & {"dta_records", "dta_nodes", "dta_tiles"}:
             raise StorageError(f"{p}: dta tables without dta_meta: not a dta audit log")
         conn.execute("CREATE TABLE dta_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     meta = dict(conn.execute("SELECT key, value FROM dta_meta").fetchall())
     version = meta.get("schema")
     if version is None:
-        for statement in SCHEMA_V2:
+        for statement in (*SCHEMA_V2, *TILE_SQL):
             conn.execute(statement)
         conn.executemany(
             "INSERT INTO dta_meta VALUES (?, ?)",
@@ -124,13 +129,16 @@ def _init_schema(conn: sqlite3.Connection, p: Path) -> int:
     if version == "1":
         (top,) = conn.execute("SELECT max(idx) FROM dta_records").fetchone()
         inline_from = 0 if top is None else int(top) + 1
-        for statement in MIGRATE_V1:
+        for statement in (*MIGRATE_V1, *TILE_SQL):
             conn.execute(statement)
         conn.execute("UPDATE dta_meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
         conn.execute("INSERT INTO dta_meta VALUES ('inline_from', ?)", (str(inline_from),))
         return inline_from
     if version != SCHEMA_VERSION:
         raise StorageError(f"{p}: audit schema version {version} is not supported")
+    if "dta_tiles" not in tables:
+        for statement in TILE_SQL:  # a schema-2 log of an older release (ADR 0104)
+            conn.execute(statement)
     return _inline_from(meta, p)
 
 
@@ -156,7 +164,7 @@ def _setup(conn: sqlite3.Connection, p: Path, durability: str) -> Layout:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return Layout(inline_from, "nodes")
+    return Layout(inline_from, "nodes", tiles=True)
 
 
 def _inspect(conn: sqlite3.Connection, p: Path) -> Layout:
@@ -172,15 +180,16 @@ def _inspect(conn: sqlite3.Connection, p: Path) -> Layout:
     try:
         if "dta_meta" not in _tables(conn):
             raise StorageError(f"{p}: no dta_meta table: not a dta audit log")
+        tiles = "dta_tiles" in _tables(conn)
         meta = dict(conn.execute("SELECT key, value FROM dta_meta").fetchall())
     finally:
         conn.execute("COMMIT")
     version = meta.get("schema")
     if version == "1":
-        return Layout(_ALL_ROWS, "NULL")
+        return Layout(_ALL_ROWS, "NULL", tiles=False)
     if version != SCHEMA_VERSION:
         raise StorageError(f"{p}: audit schema version {version} is not supported")
-    return Layout(_inline_from(meta, p), "nodes")
+    return Layout(_inline_from(meta, p), "nodes", tiles=tiles)
 
 
 def connect(

@@ -1,0 +1,188 @@
+"""SQLite tiles (ADR 0104): one row per complete 64-record block holds its six lowest levels."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from store_kinds import event
+
+from dta.audit import AuditLog
+from dta.audit.merkle import MemoryTree
+from dta.audit.stores._sqlite import SQLiteStore
+from dta.audit.stores._sqlite_tiles import TILE_BYTES, make_tile, tile_slot
+from dta.errors import StorageError
+
+
+def _tiles(path: Path) -> dict[int, bytes]:
+    conn = sqlite3.connect(path)
+    try:
+        return {t: bytes(h) for t, h in conn.execute("SELECT tile, hashes FROM dta_tiles")}
+    finally:
+        conn.close()
+
+
+def _expected_tiles(leaves: list[bytes]) -> dict[int, bytes]:
+    return {t: make_tile(leaves[64 * t : 64 * t + 64]) for t in range(len(leaves) // 64)}
+
+
+def _check_proofs(store: SQLiteStore, leaves: list[bytes], sizes: list[int]) -> None:
+    tree = MemoryTree(leaves)
+    for size in sizes:
+        assert store.root(size) == tree.root(size)
+        for index in range(size):
+            assert store.inclusion_proof(index, size) == tree.inclusion_proof(index, size)
+        for old in range(1, size + 1, 5):
+            assert store.consistency_proof(old, size) == tree.consistency_proof(old, size)
+
+
+def test_tile_layout_matches_the_tree_levels() -> None:
+    """Every (level, j) below 6 sits at tile_slot's offset of make_tile's bytes."""
+    leaves = [bytes([i]) * 32 for i in range(256)]
+    tree = MemoryTree(leaves)
+    tiles = [make_tile(leaves[64 * t : 64 * t + 64]) for t in range(4)]
+    assert {len(t) for t in tiles} == {TILE_BYTES}
+    for level in range(6):
+        for j in range(256 >> level):
+            t, offset = tile_slot(level, j)
+            assert tiles[t][offset : offset + 32] == tree.perfect(level, j)
+    with pytest.raises(ValueError, match="64 leaf hashes"):
+        make_tile(leaves[:63])
+
+
+def test_tiles_written_for_complete_blocks_by_single_and_batched_appends(tmp_path: Path) -> None:
+    """Single appends, batches inside a block and batches spanning several blocks."""
+    path = tmp_path / "log.db"
+    with AuditLog.open(f"sqlite:{path}", create=True) as log:
+        leaves = [log.append(event(i))[1] for i in range(70)]  # block 0 done by a single append
+        leaves += [leaf for _, leaf in log.append_many([event(i) for i in range(70, 300)])]
+        leaves += [log.append(event(i))[1] for i in range(300, 321)]
+        store = log.store
+        assert isinstance(store, SQLiteStore)
+        assert _tiles(path) == _expected_tiles(leaves)  # 5 tiles; block 5 unfinished
+        _check_proofs(store, leaves, [63, 64, 65, 128, 255, 256, 257, 320, 321])
+        assert log.fsck() == {**log.fsck(), "ok": True, "rebuilt": []}
+
+
+def test_tiles_stay_right_when_two_handles_take_turns(tmp_path: Path) -> None:
+    """A handle whose cached tail (and block) went stale re-reads both before its tile."""
+    url = f"sqlite:{tmp_path / 'log.db'}"
+    leaves: list[bytes] = []
+    with AuditLog.open(url, create=True) as a, AuditLog.open(url) as b:
+        for round_ in range(40):
+            log = (a, b)[round_ % 2]
+            if round_ % 3:
+                leaves += [log.append(event(len(leaves)))[1] for _ in range(round_ % 5 + 1)]
+            else:
+                done = log.append_many([event(len(leaves) + k) for k in range(round_ % 7 + 3)])
+                leaves += [leaf for _, leaf in done]
+        assert _tiles(tmp_path / "log.db") == _expected_tiles(leaves)
+        assert a.fsck()["ok"]
+
+
+def test_failed_builder_leaves_block_state_consistent(tmp_path: Path) -> None:
+    """A builder that raises mid-block writes nothing; later tiles are still the right ones."""
+    path = tmp_path / "log.db"
+    with AuditLog.open(f"sqlite:{path}", create=True) as log:
+        store = log.store
+        leaves = [log.append(event(i))[1] for i in range(60)]
+
+        def boom(n: int, prev: bytes) -> list[bytes]:
+            raise RuntimeError("builder failed")
+
+        for _ in range(2):
+            with pytest.raises(RuntimeError):
+                store.append(boom)
+        leaves += [log.append(event(i))[1] for i in range(60, 130)]
+    assert _tiles(path) == _expected_tiles(leaves)
+
+
+def test_proofs_read_the_tile_not_the_rows(tmp_path: Path) -> None:
+    """A tile changed behind SQLite's triggers changes the proof: fsck names it, verify passes."""
+    path = tmp_path / "log.db"
+    with AuditLog.open(f"sqlite:{path}", create=True) as log:
+        log.append_many([event(i) for i in range(128)])
+        good = log.prove_inclusion(70, 128)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TRIGGER dta_tiles_no_update")
+    tile = bytearray(_tiles(path)[1])
+    tile[32 * 7] ^= 1  # leaf 71 (the sibling of 70) in tile 1
+    conn.execute("UPDATE dta_tiles SET hashes = ? WHERE tile = 1", (bytes(tile),))
+    conn.close()
+    with AuditLog.open(f"sqlite:{path}") as log:
+        bad = log.prove_inclusion(70, 128)
+        assert bad[1:] == good[1:]
+        assert bad[0] != good[0]
+        report = log.fsck()
+        assert not report["ok"]
+        assert "tile 1" in report["problems"][0]
+        assert log.verify().ok
+
+
+def test_damaged_tile_length_falls_back_to_rows(tmp_path: Path) -> None:
+    """A tile of the wrong length is never sliced: the rows are read instead."""
+    path = tmp_path / "log.db"
+    with AuditLog.open(f"sqlite:{path}", create=True) as log:
+        leaves = [leaf for _, leaf in log.append_many([event(i) for i in range(64)])]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TRIGGER dta_tiles_no_update")
+    conn.execute("UPDATE dta_tiles SET hashes = x'00' WHERE tile = 0")
+    conn.close()
+    store = SQLiteStore.open(path, durability="none", create=False, readonly=True)
+    try:
+        _check_proofs(store, leaves, [64])
+    finally:
+        store.close()
+
+
+def test_log_without_tile_table_is_read_from_rows_then_upgraded_and_backfilled(
+    tmp_path: Path,
+) -> None:
+    """An older release's schema-2 log: read-only reads rows; a writable open adds the table;
+    new blocks get tiles at once, older ones when fsck writes them; proofs never change."""
+    path = tmp_path / "log.db"
+    with AuditLog.open(f"sqlite:{path}", create=True) as log:
+        leaves = [leaf for _, leaf in log.append_many([event(i) for i in range(200)])]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TABLE dta_tiles")  # the triggers go with it
+    conn.close()
+    store = SQLiteStore.open(path, durability="none", create=False, readonly=True)
+    try:
+        _check_proofs(store, leaves, [64, 199, 200])
+        assert store.fsck()["ok"]
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'dta_tiles'").fetchall() == []
+    conn.close()
+    with AuditLog.open(f"sqlite:{path}") as log:
+        assert _tiles(path) == {}
+        leaves += [leaf for _, leaf in log.append_many([event(i) for i in range(200, 300)])]
+        assert set(_tiles(path)) == {3}  # block 3 completed after the upgrade
+        store = log.store
+        assert isinstance(store, SQLiteStore)
+        _check_proofs(store, leaves, [64, 200, 256, 300])
+        report = log.fsck()
+        assert report["ok"]
+        assert report["rebuilt"] == ["dta_tiles: 3 tiles of complete blocks written"]
+        assert _tiles(path) == _expected_tiles(leaves)
+        assert log.fsck()["rebuilt"] == []
+        _check_proofs(store, leaves, [64, 200, 256, 300])
+        assert log.verify().ok
+
+
+def test_backfill_refuses_a_block_whose_records_are_missing(tmp_path: Path) -> None:
+    """write_tiles never makes a tile from fewer than 64 stored leaves."""
+    from dta.audit.stores._sqlite_fsck import write_tiles
+
+    path = tmp_path / "log.db"
+    with AuditLog.open(f"sqlite:{path}", create=True) as log:
+        log.append_many([event(i) for i in range(70)])
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        with pytest.raises(StorageError, match="tile 1"):
+            write_tiles(conn, [1])
+        assert conn.execute("SELECT count(*) FROM dta_tiles").fetchone() == (1,)
+    finally:
+        conn.close()
