@@ -3,30 +3,35 @@
  * Included by _speedups.c; DTA_CLASSIFY_METHODS expands to this header's method-table entries
  * (each ending in a comma), or to nothing.
  *
- * classify_numeric(text: str) -> list[int]
- *     The spans of dta.classify._candidates.NUM.finditer(text), flattened: [s0, e0, s1, e1, ...]
+ * classify_candidates(text: str) -> tuple[list[int], list[int]]
+ *     (spans, anchors) for dta.classify._candidates, in one walk over the text.
+ *
+ *     spans: the spans of _candidates.NUM.finditer(text), flattened: [s0, e0, s1, e1, ...]
  *     (character offsets, increasing, non-overlapping). The pattern is re-stated below as a
- *     loop over code points: a cluster starts at a character of [0-9+(] whose predecessor is
+ *     loop over code points: a token starts at a character of [0-9+(] whose predecessor is
  *     not in [0-9_.+-/]; the first branch that matches there (in the pattern's order: IBAN
  *     check digits, USCC after a letter authority code, then -- only when the predecessor is
  *     not an ASCII letter -- ECCN, dotted quad, USCC after a digit authority code, a long
- *     separated number) gives the span, and scanning resumes at its end; otherwise at the next
- *     character. Every character class is ASCII, so other code points (other Unicode digits,
- *     full-width forms, surrogates) never match, as in the regex. Differential tests:
- *     tests/classify/test_classify_speedups.py.
+ *     separated number) gives the span, and no token starts before its end; otherwise the
+ *     next character is tried. Every character class is ASCII, so other code points (other
+ *     Unicode digits, full-width forms, surrogates) never match, as in the regex.
  *
- * classify_anchors(text: str) -> list[int]
- *     The keyword anchors of dta.classify._candidates.anchored(text), flattened: [pos0, word0,
- *     pos1, word1, ...] where word is an index into _candidates.ANCHOR_WORDS, in exactly the order
- *     anchored lists them (AWS key-id prefixes, then each plain keyword, the keywords found
- *     through one character, CONFIDENTIAL, the mixed-case phrases, the Chinese seals; each
- *     group by position). Occurrences of one keyword (and of the AWS prefixes, one regex) never
- *     overlap, as with repeated str.find / finditer.
+ *     anchors: the keyword anchors of _candidates.anchored(text), flattened: [pos0, word0,
+ *     pos1, word1, ...] where word is an index into _candidates.ANCHOR_WORDS, in exactly the
+ *     order anchored lists them (AWS key-id prefixes, then each plain keyword, the keywords
+ *     found through one character, CONFIDENTIAL, the mixed-case phrases, the Chinese seals;
+ *     each group by position). Occurrences of one keyword (and of the AWS prefixes, one
+ *     regex) never overlap, as with repeated str.find / finditer. A keyword is recognised at
+ *     one of its characters (its first, or a rarer one: "p" of "assport", "f" of
+ *     "onfidential"), compared in full around it.
  *
- * Both walk the str's own 1-, 2- or 4-byte code units (no copy, no decoding), collect the
- * offsets in a C buffer with the GIL released (the str is immutable and referenced by the
- * caller), and build the list afterwards. Every read is bounds-checked (cls_at returns
- * CLS_NONE, a value no character class accepts, outside [0, n)).
+ *     Differential tests: tests/classify/test_classify_speedups.py.
+ *
+ * The walk reads the str's own 1-, 2- or 4-byte code units (no copy, no decoding), collects
+ * the offsets in C buffers with the GIL released (the str is immutable and referenced by the
+ * caller), and builds the lists afterwards. Reads inside the loop are bounded by it (cls_get,
+ * 0 <= i < n); every look-around read is bounds-checked (cls_at returns CLS_NONE, a value no
+ * character class accepts, outside [0, n)).
  */
 #include <stdlib.h>
 
@@ -264,62 +269,6 @@ cls_num_at(int kind, const void *d, Py_ssize_t n, Py_ssize_t s)
 }
 
 /* 1: a cluster can start at c ([0-9+(]); 2: c ends a cluster start ([0-9_.+\-/]). */
-static const unsigned char cls_numtab[128] = {
-    ['0'] = 3, ['1'] = 3, ['2'] = 3, ['3'] = 3, ['4'] = 3, ['5'] = 3, ['6'] = 3, ['7'] = 3,
-    ['8'] = 3, ['9'] = 3, ['+'] = 3, ['('] = 1, ['_'] = 2, ['.'] = 2, ['-'] = 2, ['/'] = 2,
-};
-
-CLS_INLINE int
-cls_numeric_k(int kind, const void *d, Py_ssize_t n, cls_buf *out)
-{
-    Py_ssize_t i = 0, e;
-    Py_UCS4 c;
-
-    while (i < n) {
-        /* the next [0-9+(] (a plain loop over the code units, i < n) */
-        c = cls_get(kind, d, i);
-        if (c >= 128 || !(cls_numtab[c] & 1)) {
-            i++;
-            continue;
-        }
-        /* (?<![0-9_.+\-/].): digits inside a run fail here */
-        if (i > 0) {
-            Py_UCS4 p = cls_get(kind, d, i - 1);
-            if (p < 128 && (cls_numtab[p] & 2)) {
-                i++;
-                continue;
-            }
-        }
-        e = cls_num_at(kind, d, n, i);
-        if (e < 0) {
-            i++;
-            continue;
-        }
-        if (cls_push2(out, i, e) < 0) {
-            return -1;
-        }
-        i = e;
-    }
-    return 0;
-}
-
-static int
-cls_numeric_1(const void *d, Py_ssize_t n, cls_buf *out)
-{
-    return cls_numeric_k(PyUnicode_1BYTE_KIND, d, n, out);
-}
-
-static int
-cls_numeric_2(const void *d, Py_ssize_t n, cls_buf *out)
-{
-    return cls_numeric_k(PyUnicode_2BYTE_KIND, d, n, out);
-}
-
-static int
-cls_numeric_4(const void *d, Py_ssize_t n, cls_buf *out)
-{
-    return cls_numeric_k(PyUnicode_4BYTE_KIND, d, n, out);
-}
 
 /* Keyword anchors. Word indices are those of _candidates.ANCHOR_WORDS; groups are the order in
  * which anchored lists them. */
@@ -366,9 +315,15 @@ static const struct {
 };
 
 /* Characters that can begin an anchor (or be the one character it is found by). */
-static const unsigned char cls_anchortab[128] = {
-    ['A'] = 1, ['-'] = 1, ['E'] = 1, ['I'] = 1, ['U'] = 1, ['C'] = 1, ['P'] = 1, ['T'] = 1,
-    ['a'] = 1, ['<'] = 1, [':'] = 1, ['O'] = 1, ['o'] = 1,
+
+/* Per ASCII character: 1 it can start a numeric token ([0-9+(]); 2 it stops the next
+ * character from starting one ([0-9_.+\-/]); 4 a keyword anchor is checked at it (the first
+ * letter of an upper-case keyword, "p" of "assport", "f" of "onfidential", "-", "<", ":"). */
+static const unsigned char cls_tab[128] = {
+    ['0'] = 3, ['1'] = 3, ['2'] = 3, ['3'] = 3, ['4'] = 3, ['5'] = 3, ['6'] = 3, ['7'] = 3,
+    ['8'] = 3, ['9'] = 3, ['+'] = 3, ['('] = 1, ['_'] = 2, ['.'] = 2, ['/'] = 2, ['-'] = 6,
+    ['A'] = 4, ['C'] = 4, ['E'] = 4, ['I'] = 4, ['O'] = 4, ['P'] = 4, ['T'] = 4, ['U'] = 4,
+    ['p'] = 4, ['f'] = 4, ['<'] = 4, [':'] = 4,
 };
 
 /* Second letters of the AWS prefixes (A + KIA SIA BIA CCA GPA IDA ROA IPA NPA NVA PKA). */
@@ -377,234 +332,273 @@ static const unsigned char cls_anchortab[128] = {
      (1u << ('G' - 'A')) | (1u << ('I' - 'A')) | (1u << ('R' - 'A')) | (1u << ('N' - 'A')) | \
      (1u << ('P' - 'A')))
 
-CLS_INLINE int
-cls_anchors_k(int kind, const void *d, Py_ssize_t n, cls_buf *g)
-{
-#define AT(i) cls_at(kind, d, n, (i))
-#define PUSH(grp, pos, word)                                                                 \
+/* Where the next occurrence of each keyword may start: a str.find (or finditer) resumes after
+ * the previous occurrence, so occurrences of one keyword never overlap. */
+typedef struct {
+    Py_ssize_t aws, simple[11], conf, onf;
+} cls_next;
+
+#define CLS_PUSH(grp, pos, word)                                                             \
     do {                                                                                     \
-        if (cls_push2(&g[(grp)], (pos), (word)) < 0) {                                       \
+        if (cls_push2(&g[1 + (grp)], (pos), (word)) < 0) {                                   \
             return -1;                                                                       \
         }                                                                                    \
     } while (0)
-/* cls_simple[k] at i, unless it overlaps the previous occurrence (str.find resumes after it) */
-#define SIMPLE(k)                                                                            \
+
+/* cls_simple[k] starting at `start`, unless it overlaps the previous occurrence */
+#define CLS_SIMPLE(k, start)                                                                 \
     do {                                                                                     \
-        if (i >= next_simple[(k)] &&                                                         \
-            cls_eq(kind, d, n, i, cls_simple[(k)], cls_simple_len[(k)])) {                   \
-            PUSH(CLS_G_SIMPLE + (k), i, CLS_W_SIMPLE + (k));                                 \
-            next_simple[(k)] = i + cls_simple_len[(k)];                                      \
+        Py_ssize_t s_ = (start);                                                             \
+        if (s_ >= 0 && s_ >= nx->simple[(k)] &&                                              \
+            cls_eq(kind, d, n, s_, cls_simple[(k)], cls_simple_len[(k)])) {                  \
+            CLS_PUSH(CLS_G_SIMPLE + (k), s_, CLS_W_SIMPLE + (k));                            \
+            nx->simple[(k)] = s_ + cls_simple_len[(k)];                                      \
         }                                                                                    \
     } while (0)
-    Py_ssize_t next_aws = 0, next_simple[11] = {0}, next_conf = 0, next_onf = 0;
-    Py_ssize_t i, k;
 
-    for (i = 0; i < n; i++) {
-        Py_UCS4 c = cls_get(kind, d, i), c1;
-        if (c >= 128) {
-            if (kind == PyUnicode_1BYTE_KIND || (c != 0x5185 && c != 0x62A4 && c != 0x5BC6)) {
-                continue;
-            }
-            if (c == 0x5185) {
-                if (AT(i + 1) == 0x90E8) { /* 内部 */
-                    PUSH(CLS_G_NEIBU, i, CLS_W_NEIBU);
+/* The anchors at ASCII character c = text[i] (cls_tab[c] & 4); -1 when out of memory. */
+CLS_INLINE int
+cls_anchor_at(int kind, const void *d, Py_ssize_t n, Py_ssize_t i, Py_UCS4 c, cls_next *nx,
+              cls_buf *g)
+{
+    Py_UCS4 c1 = cls_at(kind, d, n, i + 1);
+    Py_ssize_t k, s;
+
+    switch (c) {
+    case 'A':
+        if (c1 - (Py_UCS4)'A' < 26u && ((CLS_AWS_SECOND >> (c1 - 'A')) & 1u) && i >= nx->aws) {
+            for (k = 0; k < 11; k++) {
+                if (cls_eq(kind, d, n, i + 1, cls_aws[k], 3)) {
+                    CLS_PUSH(CLS_G_AWS, i, CLS_W_AWS + k);
+                    nx->aws = i + 4;
+                    break;
                 }
             }
-            else if (c == 0x62A4) {
-                if (AT(i + 1) == 0x7167) { /* 护照 */
-                    PUSH(CLS_G_HUZHAO, i, CLS_W_HUZHAO);
-                }
-            }
-            else if (i > 0) { /* 密 after 秘 (商业秘), 机 or 绝 */
-                Py_UCS4 p = cls_get(kind, d, i - 1);
-                if (p == 0x79D8) {
-                    if (i >= 3 && cls_get(kind, d, i - 3) == 0x5546 &&
-                        cls_get(kind, d, i - 2) == 0x4E1A) {
-                        PUSH(CLS_G_SEAL, i - 3, CLS_W_SEAL);
-                    }
-                    else {
-                        PUSH(CLS_G_SEAL, i - 1, CLS_W_SEAL + 1);
-                    }
-                }
-                else if (p == 0x673A) {
-                    PUSH(CLS_G_SEAL, i - 1, CLS_W_SEAL + 2);
-                }
-                else if (p == 0x7EDD) {
-                    PUSH(CLS_G_SEAL, i - 1, CLS_W_SEAL + 3);
-                }
-            }
-            continue;
         }
-        if (!cls_anchortab[c]) {
-            continue;
+        if (c1 == 'S') {
+            CLS_SIMPLE(10, i); /* ASSPORT */
         }
-        c1 = AT(i + 1);
-        switch (c) {
-        case 'A':
-            if (c1 - (Py_UCS4)'A' < 26u && ((CLS_AWS_SECOND >> (c1 - 'A')) & 1u) &&
-                i >= next_aws) {
-                for (k = 0; k < 11; k++) {
-                    if (cls_eq(kind, d, n, i + 1, cls_aws[k], 3)) {
-                        PUSH(CLS_G_AWS, i, CLS_W_AWS + k);
-                        next_aws = i + 4;
-                        break;
-                    }
+        break;
+    case '-':
+        if (c1 == '-') {
+            CLS_SIMPLE(0, i); /* -----BEGIN */
+        }
+        break;
+    case 'E':
+        if (c1 == 'A') {
+            CLS_SIMPLE(1, i); /* EAR99 */
+        }
+        break;
+    case 'I':
+        if (c1 == 'T') {
+            CLS_SIMPLE(2, i); /* ITAR */
+        }
+        break;
+    case 'U':
+        if (c1 == 'S') {
+            CLS_SIMPLE(3, i); /* USML */
+        }
+        break;
+    case 'C':
+        if (c1 == 'U') {
+            CLS_SIMPLE(4, i); /* CUI */
+        }
+        else if (c1 == 'O') {
+            CLS_SIMPLE(5, i); /* CONTROLLED UNCLASSIFIED INFORMATION */
+        }
+        break;
+    case 'P':
+        if (c1 == 'R') {
+            CLS_SIMPLE(6, i); /* PROPRIETARY */
+        }
+        break;
+    case 'T':
+        if (c1 == 'R') {
+            CLS_SIMPLE(7, i); /* TRADE SECRET */
+        }
+        else if (c1 == 'r') {
+            CLS_SIMPLE(8, i); /* Trade Secret */
+        }
+        break;
+    case 'p':
+        if (c1 == 'o') {
+            CLS_SIMPLE(9, i - 3); /* assport, by its "p" */
+        }
+        break;
+    case 'f':
+        s = i - 2; /* onfidential, by its "f" */
+        if (c1 == 'i' && s >= 0 && s >= nx->onf && cls_eq(kind, d, n, s, "onfidential", 11)) {
+            nx->onf = s + 11;
+            for (k = 0; k < 3; k++) {
+                Py_ssize_t start = s - 1 - cls_phrases[k].offset;
+                if (start >= 0 &&
+                    cls_eq(kind, d, n, start, cls_phrases[k].text, cls_phrases[k].len)) {
+                    CLS_PUSH(CLS_G_PHRASE, start, CLS_W_PHRASE + k);
                 }
             }
-            if (c1 == 'S') {
-                SIMPLE(10); /* ASSPORT */
+        }
+        break;
+    case 'O':
+        if (c1 == 'N' && i >= nx->conf && cls_eq(kind, d, n, i, "ONFIDENTIAL", 11)) {
+            nx->conf = i + 11;
+            if (i > 0 && cls_get(kind, d, i - 1) == 'C') {
+                CLS_PUSH(CLS_G_CONF, i - 1, CLS_W_CONF);
             }
-            break;
-        case '-':
-            if (c1 == '-') {
-                SIMPLE(0); /* -----BEGIN */
+        }
+        break;
+    case '<':
+        if (i > 0 && cls_get(kind, d, i - 1) == 'P') {
+            CLS_PUSH(CLS_G_PLT, i - 1, CLS_W_PLT);
+        }
+        break;
+    case ':':
+        if (i >= 3 && cls_eq(kind, d, n, i - 3, "TLP", 3)) {
+            CLS_PUSH(CLS_G_TLP, i - 3, CLS_W_TLP);
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* The anchors at c = text[i], one of 内 护 密 (a 2- or 4-byte str); -1 when out of memory. */
+CLS_INLINE int
+cls_cjk_at(int kind, const void *d, Py_ssize_t n, Py_ssize_t i, Py_UCS4 c, cls_buf *g)
+{
+    if (c == 0x5185) {
+        if (cls_at(kind, d, n, i + 1) == 0x90E8) { /* 内部 */
+            CLS_PUSH(CLS_G_NEIBU, i, CLS_W_NEIBU);
+        }
+    }
+    else if (c == 0x62A4) {
+        if (cls_at(kind, d, n, i + 1) == 0x7167) { /* 护照 */
+            CLS_PUSH(CLS_G_HUZHAO, i, CLS_W_HUZHAO);
+        }
+    }
+    else if (i > 0) { /* 密 after 秘 (商业秘), 机 or 绝 */
+        Py_UCS4 p = cls_get(kind, d, i - 1);
+        if (p == 0x79D8) {
+            if (i >= 3 && cls_get(kind, d, i - 3) == 0x5546 && cls_get(kind, d, i - 2) == 0x4E1A) {
+                CLS_PUSH(CLS_G_SEAL, i - 3, CLS_W_SEAL);
             }
-            break;
-        case 'E':
-            if (c1 == 'A') {
-                SIMPLE(1); /* EAR99 */
+            else {
+                CLS_PUSH(CLS_G_SEAL, i - 1, CLS_W_SEAL + 1);
             }
-            break;
-        case 'I':
-            if (c1 == 'T') {
-                SIMPLE(2); /* ITAR */
-            }
-            break;
-        case 'U':
-            if (c1 == 'S') {
-                SIMPLE(3); /* USML */
-            }
-            break;
-        case 'C':
-            if (c1 == 'U') {
-                SIMPLE(4); /* CUI */
-            }
-            else if (c1 == 'O') {
-                SIMPLE(5); /* CONTROLLED UNCLASSIFIED INFORMATION */
-            }
-            break;
-        case 'P':
-            if (c1 == 'R') {
-                SIMPLE(6); /* PROPRIETARY */
-            }
-            break;
-        case 'T':
-            if (c1 == 'R') {
-                SIMPLE(7); /* TRADE SECRET */
-            }
-            else if (c1 == 'r') {
-                SIMPLE(8); /* Trade Secret */
-            }
-            break;
-        case 'a':
-            if (c1 == 's') {
-                SIMPLE(9); /* assport */
-            }
-            break;
-        case 'o':
-            if (c1 == 'n' && i >= next_onf && cls_eq(kind, d, n, i, "onfidential", 11)) {
-                next_onf = i + 11;
-                for (k = 0; k < 3; k++) {
-                    Py_ssize_t start = i - 1 - cls_phrases[k].offset;
-                    if (start >= 0 && cls_eq(kind, d, n, start, cls_phrases[k].text,
-                                             cls_phrases[k].len)) {
-                        PUSH(CLS_G_PHRASE, start, CLS_W_PHRASE + k);
-                    }
-                }
-            }
-            break;
-        case 'O':
-            if (c1 == 'N' && i >= next_conf && cls_eq(kind, d, n, i, "ONFIDENTIAL", 11)) {
-                next_conf = i + 11;
-                if (i > 0 && cls_get(kind, d, i - 1) == 'C') {
-                    PUSH(CLS_G_CONF, i - 1, CLS_W_CONF);
-                }
-            }
-            break;
-        case '<':
-            if (i > 0 && cls_get(kind, d, i - 1) == 'P') {
-                PUSH(CLS_G_PLT, i - 1, CLS_W_PLT);
-            }
-            break;
-        case ':':
-            if (i >= 3 && cls_eq(kind, d, n, i - 3, "TLP", 3)) {
-                PUSH(CLS_G_TLP, i - 3, CLS_W_TLP);
-            }
-            break;
-        default:
-            break;
+        }
+        else if (p == 0x673A) {
+            CLS_PUSH(CLS_G_SEAL, i - 1, CLS_W_SEAL + 2);
+        }
+        else if (p == 0x7EDD) {
+            CLS_PUSH(CLS_G_SEAL, i - 1, CLS_W_SEAL + 3);
         }
     }
     return 0;
-#undef SIMPLE
-#undef PUSH
-#undef AT
+}
+#undef CLS_SIMPLE
+#undef CLS_PUSH
+
+/* One walk over the text: numeric spans into g[0], anchors into g[1 + group]. */
+CLS_INLINE int
+cls_scan_k(int kind, const void *d, Py_ssize_t n, cls_buf *g)
+{
+    cls_next nx;
+    Py_ssize_t i, e, resume = 0; /* no numeric token starts before resume (finditer) */
+
+    memset(&nx, 0, sizeof nx);
+    for (i = 0; i < n; i++) {
+        Py_UCS4 c = cls_get(kind, d, i);
+        unsigned f;
+        if (c >= 128) {
+            if (kind != PyUnicode_1BYTE_KIND && (c == 0x5185 || c == 0x62A4 || c == 0x5BC6) &&
+                cls_cjk_at(kind, d, n, i, c, g) < 0) {
+                return -1;
+            }
+            continue;
+        }
+        f = cls_tab[c];
+        if (!(f & 5)) {
+            continue;
+        }
+        /* [0-9+(](?<![0-9_.+\-/].) then the branches; digits inside a run fail the look-behind */
+        if ((f & 1) && i >= resume) {
+            Py_UCS4 p = i > 0 ? cls_get(kind, d, i - 1) : CLS_NONE;
+            if (!(p < 128 && (cls_tab[p] & 2))) {
+                e = cls_num_at(kind, d, n, i);
+                if (e >= 0) {
+                    if (cls_push2(&g[0], i, e) < 0) {
+                        return -1;
+                    }
+                    resume = e;
+                }
+            }
+        }
+        if ((f & 4) && cls_anchor_at(kind, d, n, i, c, &nx, g) < 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static int
-cls_anchors_1(const void *d, Py_ssize_t n, cls_buf *g)
+cls_scan_1(const void *d, Py_ssize_t n, cls_buf *g)
 {
-    return cls_anchors_k(PyUnicode_1BYTE_KIND, d, n, g);
+    return cls_scan_k(PyUnicode_1BYTE_KIND, d, n, g);
 }
 
 static int
-cls_anchors_2(const void *d, Py_ssize_t n, cls_buf *g)
+cls_scan_2(const void *d, Py_ssize_t n, cls_buf *g)
 {
-    return cls_anchors_k(PyUnicode_2BYTE_KIND, d, n, g);
+    return cls_scan_k(PyUnicode_2BYTE_KIND, d, n, g);
 }
 
 static int
-cls_anchors_4(const void *d, Py_ssize_t n, cls_buf *g)
+cls_scan_4(const void *d, Py_ssize_t n, cls_buf *g)
 {
-    return cls_anchors_k(PyUnicode_4BYTE_KIND, d, n, g);
+    return cls_scan_k(PyUnicode_4BYTE_KIND, d, n, g);
 }
 
-/* A list of the ints in bufs[0], bufs[1], ... (in that order); frees the buffers. */
+/* A list of the ints in bufs[0], bufs[1], ... (in that order). */
 static PyObject *
-cls_to_list(cls_buf *bufs, int count)
+cls_to_list(const cls_buf *bufs, int count)
 {
     Py_ssize_t total = 0, at = 0, i;
     int b;
-    PyObject *list = NULL;
+    PyObject *list;
 
     for (b = 0; b < count; b++) {
         total += bufs[b].len;
     }
     list = PyList_New(total);
-    if (list != NULL) {
-        for (b = 0; b < count; b++) {
-            for (i = 0; i < bufs[b].len; i++) {
-                PyObject *v = PyLong_FromSsize_t(bufs[b].v[i]);
-                if (v == NULL) {
-                    Py_CLEAR(list);
-                    goto done;
-                }
-                PyList_SET_ITEM(list, at++, v);
-            }
-        }
+    if (list == NULL) {
+        return NULL;
     }
-done:
     for (b = 0; b < count; b++) {
-        free(bufs[b].v);
-        bufs[b].v = NULL;
+        for (i = 0; i < bufs[b].len; i++) {
+            PyObject *v = PyLong_FromSsize_t(bufs[b].v[i]);
+            if (v == NULL) {
+                Py_DECREF(list);
+                return NULL;
+            }
+            PyList_SET_ITEM(list, at++, v);
+        }
     }
     return list;
 }
 
-typedef int (*cls_scan_fn)(const void *, Py_ssize_t, cls_buf *);
-
 static PyObject *
-cls_run(PyObject *text, const char *usage, cls_scan_fn f1, cls_scan_fn f2, cls_scan_fn f4,
-        int groups)
+speedups_classify_candidates(PyObject *module, PyObject *text)
 {
-    cls_buf bufs[CLS_GROUPS];
-    cls_scan_fn f;
+    cls_buf g[1 + CLS_GROUPS];
+    int (*scan)(const void *, Py_ssize_t, cls_buf *);
     const void *d;
     Py_ssize_t n;
+    PyObject *spans = NULL, *anchors = NULL, *result = NULL;
     int rc, b;
 
+    (void)module;
     if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, usage);
+        PyErr_SetString(PyExc_TypeError, "classify_candidates(text: str)");
         return NULL;
     }
     if (PyUnicode_READY(text) < 0) {
@@ -612,52 +606,37 @@ cls_run(PyObject *text, const char *usage, cls_scan_fn f1, cls_scan_fn f2, cls_s
     }
     switch (PyUnicode_KIND(text)) {
     case PyUnicode_1BYTE_KIND:
-        f = f1;
+        scan = cls_scan_1;
         break;
     case PyUnicode_2BYTE_KIND:
-        f = f2;
+        scan = cls_scan_2;
         break;
     default:
-        f = f4;
+        scan = cls_scan_4;
         break;
     }
     d = PyUnicode_DATA(text);
     n = PyUnicode_GET_LENGTH(text);
-    for (b = 0; b < groups; b++) {
-        bufs[b].v = NULL;
-        bufs[b].len = 0;
-        bufs[b].cap = 0;
-    }
+    memset(g, 0, sizeof g);
     Py_BEGIN_ALLOW_THREADS
-    rc = f(d, n, bufs);
+    rc = scan(d, n, g);
     Py_END_ALLOW_THREADS
     if (rc < 0) {
-        for (b = 0; b < groups; b++) {
-            free(bufs[b].v);
-        }
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
     }
-    return cls_to_list(bufs, groups);
-}
-
-static PyObject *
-speedups_classify_numeric(PyObject *module, PyObject *text)
-{
-    (void)module;
-    return cls_run(text, "classify_numeric(text: str)", cls_numeric_1, cls_numeric_2,
-                   cls_numeric_4, 1);
-}
-
-static PyObject *
-speedups_classify_anchors(PyObject *module, PyObject *text)
-{
-    (void)module;
-    return cls_run(text, "classify_anchors(text: str)", cls_anchors_1, cls_anchors_2,
-                   cls_anchors_4, CLS_GROUPS);
+    else if ((spans = cls_to_list(g, 1)) != NULL &&
+             (anchors = cls_to_list(g + 1, CLS_GROUPS)) != NULL) {
+        result = PyTuple_Pack(2, spans, anchors);
+    }
+    Py_XDECREF(spans);
+    Py_XDECREF(anchors);
+    for (b = 0; b < 1 + CLS_GROUPS; b++) {
+        free(g[b].v);
+    }
+    return result;
 }
 
 #define DTA_CLASSIFY_METHODS                                                                 \
-    {"classify_numeric", speedups_classify_numeric, METH_O,                                  \
-     "classify_numeric(text: str) -> list[int]: flattened spans of the numeric tokens"},     \
-    {"classify_anchors", speedups_classify_anchors, METH_O,                                  \
-     "classify_anchors(text: str) -> list[int]: flattened (offset, word index) anchors"},
+    {"classify_candidates", speedups_classify_candidates, METH_O,                            \
+     "classify_candidates(text: str) -> tuple[list[int], list[int]]: numeric-token spans "   \
+     "and keyword anchors, flattened"},

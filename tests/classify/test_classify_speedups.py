@@ -1,7 +1,7 @@
 """The C candidate passes (ADR 0103) return exactly what the regex / str.find passes return.
 
-``dta._speedups.classify_numeric`` must yield the spans of ``NUM.finditer`` and
-``classify_anchors`` the anchors of ``anchored`` (same offsets, same words, same order) for every
+``dta._speedups.classify_candidates`` must yield the spans of ``NUM.finditer`` and the
+anchors of ``anchored`` (same offsets, same words, same order) for every
 str: generated text over the characters the patterns care about, arbitrary Unicode, every
 Unicode decimal-digit class, full-width digits, CJK glued to digits, long digit runs, ``+`` and
 ``(`` starts, lone surrogates, and all three str storage kinds (1, 2 and 4 bytes a character).
@@ -26,10 +26,9 @@ try:
 except ImportError:  # built without a C compiler: only the Python path exists
     _speedups = None  # type: ignore[assignment]
 
-C_NUMERIC = getattr(_speedups, "classify_numeric", None)
-C_ANCHORS = getattr(_speedups, "classify_anchors", None)
+C_CANDIDATES = getattr(_speedups, "classify_candidates", None)
 needs_c = pytest.mark.skipif(
-    C_NUMERIC is None or C_ANCHORS is None,
+    C_CANDIDATES is None,
     reason="dta._speedups without the classification passes (no C compiler)",
 )
 
@@ -105,22 +104,17 @@ FRAGMENTS = (
 )
 
 
-def _c_numeric(text: str) -> list[int]:
-    assert C_NUMERIC is not None
-    result: list[int] = C_NUMERIC(text)
-    return result
-
-
-def _c_anchors(text: str) -> list[int]:
-    assert C_ANCHORS is not None
-    result: list[int] = C_ANCHORS(text)
+def _c_candidates(text: str) -> tuple[list[int], list[int]]:
+    assert C_CANDIDATES is not None
+    result: tuple[list[int], list[int]] = C_CANDIDATES(text)
     return result
 
 
 def assert_same(text: str) -> None:
-    """Both C passes equal the regex / find passes on ``text``."""
-    assert _c_numeric(text) == _candidates.py_numeric_spans(text)
-    assert _c_anchors(text) == _candidates.py_anchor_list(text)
+    """The C pass equals the regex / find passes on ``text``."""
+    spans, anchors = _c_candidates(text)
+    assert spans == _candidates.py_numeric_spans(text)
+    assert anchors == _candidates.py_anchor_list(text)
 
 
 texts = st.builds(
@@ -223,12 +217,12 @@ def test_benchmark_like_text_in_random_windows() -> None:
 
 
 @needs_c
-def test_c_passes_refuse_non_str() -> None:
+def test_c_pass_refuses_non_str() -> None:
     """bytes (or anything but str) is a TypeError, not a crash."""
     with pytest.raises(TypeError):
-        _c_numeric(b"4111111111111111")  # type: ignore[arg-type]
+        _c_candidates(b"4111111111111111")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        _c_anchors(None)  # type: ignore[arg-type]
+        _c_candidates(None)  # type: ignore[arg-type]
 
 
 @needs_c
@@ -237,8 +231,7 @@ def test_c_results_hold_no_leaked_references() -> None:
     text = "AKIA card 4111111111111111 TLP:RED 秘密" * 100
     before = sys.getrefcount(text)
     for _ in range(1000):
-        _c_numeric(text)
-        _c_anchors(text)
+        _c_candidates(text)
     assert sys.getrefcount(text) == before
 
 
@@ -256,8 +249,7 @@ def python_path() -> Iterator[None]:
 def test_use_speedups_false_selects_the_python_passes(python_path: None) -> None:
     """With the accelerator switched off the engine calls the regex / find passes."""
     assert not _candidates.SPEEDUPS
-    assert _candidates.numeric_spans is _candidates.py_numeric_spans
-    assert _candidates.anchor_list is _candidates.py_anchor_list
+    assert _candidates.candidates is _candidates.py_candidates
 
 
 @needs_c

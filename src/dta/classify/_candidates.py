@@ -11,14 +11,13 @@ Rules this module enforces:
   keywords with a rare character (``<``, ``:``, ``内``, ``护``) are found through that one
   character (memchr speed). Occurrences of one keyword never overlap (each find resumes after
   the previous occurrence).
-* Both passes have a C version in the optional accelerator (``dta._speedups.classify_numeric``
-  and ``classify_anchors``, ADR 0103): one walk over the str's own code units that returns
-  exactly these spans and anchors, in the same order (differential tests in
-  ``tests/classify/test_classify_speedups.py``). :func:`use_speedups` selects them at import
+* Both passes have a C version in the optional accelerator
+  (``dta._speedups.classify_candidates``, ADR 0103): one walk over the str's own code units
+  that returns exactly these spans and anchors, in the same order (differential tests in
+  ``tests/classify/test_classify_speedups.py``). :func:`use_speedups` selects it at import
   unless ``DTA_NO_SPEEDUPS`` or ``DTA_PURE_PYTHON`` is set or the extension is not built; the
-  engine reads :data:`numeric_spans` and :data:`anchor_list` at every scan, so findings never
-  depend on the build.
-* Both return flat lists: ``[start, end, ...]`` for tokens, ``[offset, word index, ...]`` for
+  engine reads :data:`candidates` at every scan, so findings never depend on the build.
+* Results are flat lists: ``[start, end, ...]`` for tokens, ``[offset, word index, ...]`` for
   anchors, the index into :data:`ANCHOR_WORDS`.
 """
 
@@ -32,10 +31,10 @@ __all__ = [
     "ANCHOR_WORDS",
     "NUM",
     "SPEEDUPS",
-    "anchor_list",
     "anchored",
-    "numeric_spans",
+    "candidates",
     "py_anchor_list",
+    "py_candidates",
     "py_numeric_spans",
     "use_speedups",
 ]
@@ -149,28 +148,31 @@ def py_numeric_spans(text: str) -> list[int]:
     return [x for m in NUM.finditer(text) for x in m.span()]
 
 
-numeric_spans: Callable[[str], list[int]] = py_numeric_spans
-anchor_list: Callable[[str], list[int]] = py_anchor_list
+def py_candidates(text: str) -> tuple[list[int], list[int]]:
+    """Numeric-token spans and keyword anchors of ``text`` (the regex and find passes)."""
+    return py_numeric_spans(text), py_anchor_list(text)
+
+
+candidates: Callable[[str], tuple[list[int], list[int]]] = py_candidates
 SPEEDUPS = False
 
 
 def use_speedups(enabled: bool) -> bool:
-    """Select the C candidate passes (when built and ``enabled``) or the Python ones.
+    """Select the C candidate pass (when built and ``enabled``) or the Python passes.
 
     Returns:
-        True when the C passes are now in use.
+        True when the C pass is now in use.
     """
-    global numeric_spans, anchor_list, SPEEDUPS
-    numeric_spans, anchor_list, SPEEDUPS = py_numeric_spans, py_anchor_list, False
+    global candidates, SPEEDUPS
+    candidates, SPEEDUPS = py_candidates, False
     if enabled:
         try:
             from dta import _speedups
         except ImportError:  # built without a C compiler
             return False
-        numeric = getattr(_speedups, "classify_numeric", None)
-        anchors = getattr(_speedups, "classify_anchors", None)
-        if numeric is not None and anchors is not None:
-            numeric_spans, anchor_list, SPEEDUPS = numeric, anchors, True
+        fast = getattr(_speedups, "classify_candidates", None)  # an older build lacks it
+        if fast is not None:
+            candidates, SPEEDUPS = fast, True
     return SPEEDUPS
 
 

@@ -175,11 +175,11 @@ def _split(text: str, tok: str, s: int, ex: str, out: list[Hit]) -> None:
             i += 1
 
 
-def _pass_numeric(text: str, extra: Extra, out: list[Hit]) -> None:
+def _pass_numeric(text: str, spans: list[int], extra: Extra, out: list[Hit]) -> None:
     n = len(text)
     alnum = _ALNUM
-    spans = iter(_candidates.numeric_spans(text))
-    for s, e in zip(spans, spans, strict=True):
+    pairs = iter(spans)
+    for s, e in zip(pairs, pairs, strict=True):
         tok = text[s:e]
         hit: Hit | None
         if len(tok) == 2:
@@ -248,10 +248,10 @@ def _keyword_hit(text: str, pos: int, word: str, extra: Extra) -> Hit | None:
     return legend_hit(text, pos, word)
 
 
-def _pass_keywords(text: str, extra: Extra, out: list[Hit]) -> None:
+def _pass_keywords(text: str, anchors: list[int], extra: Extra, out: list[Hit]) -> None:
     words = _candidates.ANCHOR_WORDS
-    anchors = iter(_candidates.anchor_list(text))
-    for pos, k in zip(anchors, anchors, strict=True):
+    pairs = iter(anchors)
+    for pos, k in zip(pairs, pairs, strict=True):
         hit = _keyword_hit(text, pos, words[k], extra)
         if hit is not None:
             out.append(hit)
@@ -342,9 +342,10 @@ def scan(text: str, extra: Extra = None) -> list[Hit]:
         Non-overlapping hits sorted by offset, every likelihood included (callers filter).
     """
     out: list[Hit] = []
+    spans, anchors = _candidates.candidates(text)
     try:
-        _pass_numeric(text, extra, out)
-        _pass_keywords(text, extra, out)
+        _pass_numeric(text, spans, extra, out)
+        _pass_keywords(text, anchors, extra, out)
         _pass_assign(text, extra, out)
     finally:
         forget_context()
