@@ -600,13 +600,89 @@ speedups_paths_safe_distinct(PyObject *module, PyObject *paths)
     return PyBool_FromLong(ok);
 }
 
+/* ---- chunk_matches: one hashed task against the expected columns of verify_tree ---- */
+
+static PyObject *
+speedups_chunk_matches(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *index, *rels, *want_hexes, *got_sizes, *got_hexes;
+    Py_buffer view;
+    Py_ssize_t n, m, i;
+    const long long *want;
+    const char *want_hex, *got_hex;
+    int ok = 1;
+
+    (void)module;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError,
+                        "chunk_matches(index, rels, want_sizes, want_hexes, got_sizes, got_hexes)");
+        return NULL;
+    }
+    index = args[0];
+    rels = args[1];
+    want_hexes = args[3];
+    got_sizes = args[4];
+    got_hexes = args[5];
+    if (!PyDict_CheckExact(index) || !PyList_CheckExact(rels) || !PyTuple_CheckExact(got_sizes) ||
+        !PyUnicode_CheckExact(want_hexes) || !PyUnicode_CheckExact(got_hexes) ||
+        !PyUnicode_IS_ASCII(want_hexes) || !PyUnicode_IS_ASCII(got_hexes)) {
+        Py_RETURN_FALSE;  /* not proven: the Python comparison decides */
+    }
+    n = PyList_GET_SIZE(rels);
+    if (PyTuple_GET_SIZE(got_sizes) != n || PyUnicode_GET_LENGTH(got_hexes) != 64 * n) {
+        Py_RETURN_FALSE;
+    }
+    if (PyObject_GetBuffer(args[2], &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Clear();
+        Py_RETURN_FALSE;
+    }
+    if (view.itemsize != 8 || view.format == NULL || strcmp(view.format, "q") != 0) {
+        PyBuffer_Release(&view);
+        Py_RETURN_FALSE;
+    }
+    want = (const long long *)view.buf;
+    m = view.len / 8;
+    if (PyUnicode_GET_LENGTH(want_hexes) < 64 * m) {
+        m = PyUnicode_GET_LENGTH(want_hexes) / 64;
+    }
+    want_hex = (const char *)PyUnicode_1BYTE_DATA(want_hexes);
+    got_hex = (const char *)PyUnicode_1BYTE_DATA(got_hexes);
+    for (i = 0; i < n && ok; i++) {
+        PyObject *rel = PyList_GET_ITEM(rels, i), *at, *size = PyTuple_GET_ITEM(got_sizes, i);
+        Py_ssize_t p;
+        int overflow = 0;
+        long long got;
+        if (!PyUnicode_CheckExact(rel) || !PyLong_CheckExact(size)) {
+            ok = 0;
+            break;
+        }
+        at = PyDict_GetItemWithError(index, rel);  /* borrowed; str keys run no Python code */
+        if (at == NULL || !PyLong_CheckExact(at)) {
+            PyErr_Clear();
+            ok = 0;
+            break;
+        }
+        p = PyLong_AsSsize_t(at);
+        got = PyLong_AsLongLongAndOverflow(size, &overflow);
+        if (p < 0 || p >= m || overflow || got != want[p] ||
+            memcmp(got_hex + 64 * i, want_hex + 64 * p, 64) != 0) {
+            PyErr_Clear();
+            ok = 0;
+        }
+    }
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(ok);
+}
+
 #define DTA_FILES_METHODS                                                                       \
     {"hash_small_run", (PyCFunction)(void (*)(void))speedups_hash_small_run, METH_FASTCALL,    \
      "hash_small_run(dir_fd, names, start, small, sizes, digests) -> (index, changed)"},        \
     {"hash_sha256_backend", speedups_hash_sha256_backend, METH_O,                                \
      "hash_sha256_backend(choice: str) -> str ('evp' or 'hashlib')"},                          \
     {"paths_safe_distinct", speedups_paths_safe_distinct, METH_O,                              \
-     "paths_safe_distinct(paths: list) -> bool"},
+     "paths_safe_distinct(paths: list) -> bool"},                                              \
+    {"chunk_matches", (PyCFunction)(void (*)(void))speedups_chunk_matches, METH_FASTCALL,      \
+     "chunk_matches(index, rels, want_sizes, want_hexes, got_sizes, got_hexes) -> bool"},
 
 #else
 #define DTA_FILES_METHODS

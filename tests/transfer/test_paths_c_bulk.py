@@ -1,21 +1,28 @@
-"""The C bulk path check (``_speedups.paths_safe_distinct``, ADR 0102) proves exactly what the
-Python bulk check proves: on hostile and random path sets both say the same, so a set the C
-check accepts is one the reference rules accept (unsafe names, Windows device names, case-only
-duplicates and a path that is also a directory of another are never let through)."""
+"""The C checks of a manifest's items (ADR 0102) prove exactly what the Python checks prove.
+
+``paths_safe_distinct``: on hostile and random path sets it says what the Python bulk check
+says, so a set it accepts is one the reference rules accept (unsafe names, Windows device names,
+case-only duplicates and a path that is also a directory of another are never let through).
+``chunk_matches``: True only when every file of a task has the listed size and digest; the
+findings of ``verify_tree`` are the same with and without it.
+"""
 
 from __future__ import annotations
 
 import random
+from array import array
+from pathlib import Path
 
 import pytest
 
-from dta import _paths
+from dta import _manifest_verify, _paths
 from dta._paths import (
     CollisionIndex,
     _py_all_safe_and_distinct,
     all_safe_and_distinct,
     path_problem,
 )
+from dta.manifest import build_manifest, verify_tree
 
 _speedups = pytest.importorskip("dta._speedups")
 if not hasattr(_speedups, "paths_safe_distinct"):
@@ -159,3 +166,87 @@ def test_wrapper_takes_only_a_true_from_c(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(_paths, "_c_safe_distinct", lambda paths: False)
     assert all_safe_and_distinct(["a", "b/c"])
     assert not all_safe_and_distinct(["a", "A"])
+
+
+# --- chunk_matches: a hashed task against verify_tree's expected columns (ADR 0102) ---
+
+chunk_matches = getattr(_speedups, "chunk_matches", None)
+needs_chunk = pytest.mark.skipif(chunk_matches is None, reason="built without chunk_matches")
+
+
+def _columns(count: int) -> tuple[dict[str, int], array[int], str, list[str]]:
+    rng = random.Random(count)
+    paths = [f"d/f{i:03d}" for i in range(count)]
+    sizes = array("q", [rng.randrange(0, 1 << 40) for _ in range(count)])
+    hexes = "".join(f"{rng.getrandbits(256):064x}" for _ in range(count))
+    return dict(zip(paths, range(count), strict=True)), sizes, hexes, paths
+
+
+@needs_chunk
+def test_chunk_matches_only_when_every_file_matches() -> None:
+    """In any order, a task whose sizes and digests all match is True; one changed size or
+    digest character anywhere, an unknown path, or columns of other shapes give False."""
+    assert chunk_matches is not None
+    index, sizes, hexes, paths = _columns(50)
+    rng = random.Random(7)
+    order = rng.sample(range(50), 20)
+    rels = [paths[p] for p in order]
+    got_sizes = tuple(sizes[p] for p in order)
+    got_hexes = "".join(hexes[64 * p : 64 * p + 64] for p in order)
+    assert chunk_matches(index, rels, sizes, hexes, got_sizes, got_hexes)
+    assert chunk_matches(index, [], sizes, hexes, (), "")
+    for i in range(20):
+        wrong = list(got_sizes)
+        wrong[i] += 1
+        assert not chunk_matches(index, rels, sizes, hexes, tuple(wrong), got_hexes)
+        for at in (64 * i, 64 * i + 63):
+            flipped = got_hexes[:at] + ("0" if got_hexes[at] != "0" else "1") + got_hexes[at + 1 :]
+            assert not chunk_matches(index, rels, sizes, hexes, got_sizes, flipped)
+    unknown = [*rels[:-1], "d/unknown"]
+    assert not chunk_matches(index, unknown, sizes, hexes, got_sizes, got_hexes)
+    assert not chunk_matches(index, rels, list(sizes), hexes, got_sizes, got_hexes)
+    assert not chunk_matches(index, rels, array("l", sizes), hexes, got_sizes, got_hexes) or (
+        array("l").itemsize == 8  # same layout as "q" on LP64: equal values, a true match
+    )
+    assert not chunk_matches(index, rels, sizes, hexes[:64], got_sizes, got_hexes)
+    assert not chunk_matches(index, rels, sizes, hexes, got_sizes[:-1], got_hexes)
+    assert not chunk_matches(index, rels, sizes, hexes, got_sizes, got_hexes[:-1])
+    assert not chunk_matches(index, tuple(rels), sizes, hexes, got_sizes, got_hexes)  # type: ignore[arg-type]
+    bad_index = {**index, rels[0]: -1}
+    assert not chunk_matches(bad_index, rels, sizes, hexes, got_sizes, got_hexes)
+    huge = (1 << 70, *got_sizes[1:])
+    assert not chunk_matches(index, rels, sizes, hexes, huge, got_hexes)
+    with pytest.raises(TypeError):
+        chunk_matches(index, rels, sizes, hexes, got_sizes)  # type: ignore[call-arg]
+
+
+@needs_chunk
+@pytest.mark.parametrize("with_c", [True, False])
+def test_verify_findings_do_not_depend_on_the_c_comparison(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_c: bool
+) -> None:
+    """Tampered files spread over several tasks: the same findings with the C comparison
+    and with only the Python one."""
+    if not with_c:
+        monkeypatch.setattr(_manifest_verify, "_c_chunk_matches", None)
+    for i in range(400):
+        path = tmp_path / f"d{i % 2}" / f"f{i:04d}"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(i.to_bytes(4, "big") * (i % 9))
+    body = build_manifest(
+        tmp_path,
+        agreement_ref={"id": "urn:uuid:6f1c2a9e-4b7d-4c1e-9a53-2d8e7f0b1c44", "version": 1,
+                       "digest": {"sha256": "ef" * 32}},
+        sender="a", recipient="b", purpose="test", sequence=1, previous=None,
+        classification=None, default_level="internal", progress=False, hash_mode="threads",
+    )  # fmt: skip
+    (tmp_path / "d0" / "f0010").write_bytes((11).to_bytes(4, "big"))  # same size
+    (tmp_path / "d1" / "f0201").write_bytes(b"")
+    (tmp_path / "d0" / "f0398").write_bytes(b"Q" * 8)  # same size
+    for mode in ("processes", "threads"):
+        check = verify_tree(body, tmp_path, workers=2, hash_mode=mode, progress=False)
+        assert [(f.kind, f.path) for f in check.findings] == [
+            ("modified", "d0/f0010"),
+            ("modified", "d0/f0398"),
+            ("size-mismatch", "d1/f0201"),
+        ]
