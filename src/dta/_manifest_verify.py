@@ -40,6 +40,12 @@ _c_chunk_matches: _ChunkMatches | None = None
 if not os.environ.get("DTA_PURE_PYTHON"):
     with contextlib.suppress(ImportError):  # built without a C compiler or this function
         from dta._speedups import chunk_matches as _c_chunk_matches
+# The item columns in one C pass (exact dicts, str paths, int sizes in 0..2**63-1, 64
+# lowercase hex digits), or None where any item is otherwise: the Python checks then decide.
+_c_columns: Callable[[list[Any]], tuple[list[str], bytes, str] | None] | None = None
+if not os.environ.get("DTA_PURE_PYTHON"):
+    with contextlib.suppress(ImportError):
+        from dta._speedups import manifest_columns as _c_columns
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX_DIGITS = b"0123456789abcdef"
@@ -189,6 +195,15 @@ def check_items(manifest_signed: Any) -> tuple[Finding, ...]:
 
 def _bulk_expected(items: list[Any]) -> _Expected | None:
     """All items proven well-formed with C-speed whole-list checks, or None (check one by one)."""
+    columns = _c_columns(items) if _c_columns is not None and type(items) is list else None
+    if columns is not None:  # the same checks in one C pass; None leaves them to Python
+        paths, raw_sizes, joined = columns
+        if not all_safe_and_distinct(paths):
+            return None
+        packed = array("q")
+        packed.frombytes(raw_sizes)
+        index = dict(zip(paths, range(len(paths)), strict=True))
+        return _Expected(index, packed, joined, sum(packed))
     try:  # C-level maps; anything but mappings with these members raises here
         paths = list(map(_PATH, items))
         sizes = list(map(_SIZE, items))

@@ -674,6 +674,106 @@ speedups_chunk_matches(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     return PyBool_FromLong(ok);
 }
 
+/* ---- manifest_columns: the item columns of verify_tree's bulk path ---- */
+
+/* items[i][key] for an exact dict item, borrowed, or NULL (no exception left set). */
+static PyObject *
+dta_member(PyObject *item, PyObject *key)
+{
+    PyObject *value;
+    if (!PyDict_CheckExact(item)) {
+        return NULL;
+    }
+    value = PyDict_GetItemWithError(item, key);  /* exact str keys: no Python code runs */
+    if (value == NULL) {
+        PyErr_Clear();
+    }
+    return value;
+}
+
+static PyObject *dta_key_path, *dta_key_size, *dta_key_digest, *dta_key_sha256;
+
+static PyObject *
+speedups_manifest_columns(PyObject *module, PyObject *items)
+{
+    PyObject *paths = NULL, *sizes = NULL, *hexes = NULL, *result;
+    Py_ssize_t n, i;
+    long long *out;
+    Py_UCS1 *hex_out;
+
+    (void)module;
+    if (!PyList_CheckExact(items)) {
+        Py_RETURN_NONE;
+    }
+    if (dta_key_sha256 == NULL) {  /* set last: all four are ready once it is */
+        if ((dta_key_path == NULL && !(dta_key_path = PyUnicode_InternFromString("path"))) ||
+            (dta_key_size == NULL && !(dta_key_size = PyUnicode_InternFromString("size"))) ||
+            (dta_key_digest == NULL &&
+             !(dta_key_digest = PyUnicode_InternFromString("digest"))) ||
+            !(dta_key_sha256 = PyUnicode_InternFromString("sha256"))) {
+            return NULL;
+        }
+    }
+    n = PyList_GET_SIZE(items);
+    if (n > PY_SSIZE_T_MAX / 64) {
+        Py_RETURN_NONE;
+    }
+    paths = PyList_New(n);
+    sizes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(long long));
+    hexes = PyUnicode_New(64 * n, 127);
+    if (paths == NULL || sizes == NULL || hexes == NULL) {
+        goto error;
+    }
+    out = (long long *)PyBytes_AS_STRING(sizes);
+    hex_out = PyUnicode_1BYTE_DATA(hexes);
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        PyObject *path = dta_member(item, dta_key_path);
+        PyObject *size = dta_member(item, dta_key_size);
+        PyObject *digest = dta_member(item, dta_key_digest);
+        PyObject *hex = digest == NULL ? NULL : dta_member(digest, dta_key_sha256);
+        const Py_UCS1 *h;
+        int overflow = 0, k;
+        long long value;
+
+        if (path == NULL || !PyUnicode_CheckExact(path) || size == NULL ||
+            !PyLong_CheckExact(size) || hex == NULL || !PyUnicode_CheckExact(hex) ||
+            !PyUnicode_IS_ASCII(hex) || PyUnicode_GET_LENGTH(hex) != 64) {
+            goto not_proven;
+        }
+        value = PyLong_AsLongLongAndOverflow(size, &overflow);
+        if (overflow || value < 0) {
+            PyErr_Clear();
+            goto not_proven;
+        }
+        h = PyUnicode_1BYTE_DATA(hex);
+        for (k = 0; k < 64; k++) {
+            if (!((h[k] >= '0' && h[k] <= '9') || (h[k] >= 'a' && h[k] <= 'f'))) {
+                goto not_proven;
+            }
+        }
+        memcpy(hex_out + 64 * i, h, 64);
+        out[i] = value;
+        Py_INCREF(path);
+        PyList_SET_ITEM(paths, i, path);
+    }
+    result = PyTuple_Pack(3, paths, sizes, hexes);
+    Py_DECREF(paths);
+    Py_DECREF(sizes);
+    Py_DECREF(hexes);
+    return result;
+not_proven:
+    Py_DECREF(paths);  /* unset slots are NULL: list dealloc skips them */
+    Py_DECREF(sizes);
+    Py_DECREF(hexes);
+    Py_RETURN_NONE;
+error:
+    Py_XDECREF(paths);
+    Py_XDECREF(sizes);
+    Py_XDECREF(hexes);
+    return NULL;
+}
+
 #define DTA_FILES_METHODS                                                                       \
     {"hash_small_run", (PyCFunction)(void (*)(void))speedups_hash_small_run, METH_FASTCALL,    \
      "hash_small_run(dir_fd, names, start, small, sizes, digests) -> (index, changed)"},        \
@@ -682,7 +782,9 @@ speedups_chunk_matches(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     {"paths_safe_distinct", speedups_paths_safe_distinct, METH_O,                              \
      "paths_safe_distinct(paths: list) -> bool"},                                              \
     {"chunk_matches", (PyCFunction)(void (*)(void))speedups_chunk_matches, METH_FASTCALL,      \
-     "chunk_matches(index, rels, want_sizes, want_hexes, got_sizes, got_hexes) -> bool"},
+     "chunk_matches(index, rels, want_sizes, want_hexes, got_sizes, got_hexes) -> bool"},      \
+    {"manifest_columns", speedups_manifest_columns, METH_O,                                    \
+     "manifest_columns(items: list) -> (paths, sizes as int64 bytes, hex digests) | None"},
 
 #else
 #define DTA_FILES_METHODS

@@ -250,3 +250,97 @@ def test_verify_findings_do_not_depend_on_the_c_comparison(
             ("modified", "d0/f0398"),
             ("size-mismatch", "d1/f0201"),
         ]
+
+
+# --- manifest_columns: the item columns of verify_tree's bulk path (ADR 0102) ---
+
+manifest_columns = getattr(_speedups, "manifest_columns", None)
+needs_columns = pytest.mark.skipif(manifest_columns is None, reason="built without it")
+
+
+class _Sub(dict):  # type: ignore[type-arg]
+    pass
+
+
+def _item(i: int, **changes: object) -> dict[str, object]:
+    item: dict[str, object] = {
+        "path": f"d{i % 3}/f{i:03d}",
+        "size": i * 10,
+        "digest": {"sha256": f"{i:064x}"},
+        "level": "internal",
+    }
+    item.update(changes)
+    return item
+
+
+def _outcome(items: object) -> object:
+    body = {"_type": "dta.manifest", "id": "m", "items": items}
+    try:
+        expected, findings = _manifest_verify._expected(body)
+    except Exception as exc:  # the exception itself is compared
+        return type(exc), str(exc)
+    return (
+        expected.index,
+        list(expected.sizes),
+        expected.hexes,
+        expected.total,
+        [(f.kind, f.path, f.message) for f in findings],
+    )
+
+
+COLUMN_CASES: list[list[object]] = [
+    [],
+    [_item(i) for i in range(30)],
+    [_item(0), _item(1, size=True)],
+    [_item(0), _item(1, size=-1)],
+    [_item(0), _item(1, size=1 << 63)],
+    [_item(0), _item(1, size=(1 << 63) - 1)],
+    [_item(0), _item(1, size=1.0)],
+    [_item(0), _item(1, digest={"sha256": "A" * 64})],
+    [_item(0), _item(1, digest={"sha256": "a" * 63})],
+    [_item(0), _item(1, digest={"sha256": "g" * 64})],
+    [_item(0), _item(1, digest={"sha256": "\u00e9" * 64})],
+    [_item(0), _item(1, digest={"sha512": "a" * 64})],
+    [_item(0), _item(1, digest="a" * 64)],
+    [_item(0), _item(1, digest=_Sub(sha256="b" * 64))],
+    [_item(0), _Sub(_item(1))],
+    [_item(0), _item(1, path=b"d0/x")],
+    [_item(0), _item(1, path="../etc/passwd")],
+    [_item(0), _item(1, path="D0/F000")],
+    [_item(0), _item(1, path="d0/f000/x")],
+    [_item(0), {"path": "x", "size": 1}],
+    [_item(0), "not an item"],
+    [_item(0), _item(1, path="caf\u00e9")],
+]
+
+
+@needs_columns
+@pytest.mark.parametrize("items", COLUMN_CASES)
+def test_expected_columns_are_the_same_with_and_without_c(
+    items: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Well-formed, odd and hostile items: the same expected columns, findings or error
+    whether the C pass or the Python checks read them."""
+    with_c = _outcome(items)
+    monkeypatch.setattr(_manifest_verify, "_c_columns", None)
+    assert _outcome(items) == with_c
+
+
+@needs_columns
+def test_columns_are_proven_only_for_plain_items() -> None:
+    """The C pass gives the columns of plain items and None for anything else."""
+    assert manifest_columns is not None
+    items = [_item(i) for i in range(5)]
+    columns = manifest_columns(items)
+    assert columns is not None
+    paths, raw, hexes = columns
+    assert paths == [item["path"] for item in items]
+    assert array("q", raw).tolist() == [i * 10 for i in range(5)]
+    assert hexes == "".join(f"{i:064x}" for i in range(5))
+    assert manifest_columns([]) == ([], b"", "")
+    not_plain = COLUMN_CASES[2:5] + COLUMN_CASES[6:16] + COLUMN_CASES[19:21]
+    for case in not_plain:
+        assert manifest_columns(case) is None, case
+    for case in (COLUMN_CASES[5], *COLUMN_CASES[16:19], COLUMN_CASES[21]):
+        assert manifest_columns(case) is not None, case  # paths are all_safe_and_distinct's
+    assert manifest_columns(tuple(items)) is None  # type: ignore[arg-type]
