@@ -25,6 +25,14 @@
  *     one of its characters (its first, or a rarer one: "p" of "assport", "f" of
  *     "onfidential"), compared in full around it.
  *
+ * classify_fullwidth_utf8(data: bytes) -> bool
+ *     dta.classify._stream._has_fw_utf8: data holds the UTF-8 of a full-width digit or Latin
+ *     letter (memchr for the EF lead byte, then its two continuation bytes).
+ *
+ * classify_window(text, start, end, extra, before, after) -> str
+ *     dta.classify._context._window with its BEFORE / AFTER passed in: the context window
+ *     around text[start:end], cut at line and sentence stops, plus extra.
+ *
  *     Differential tests: tests/classify/test_classify_speedups.py.
  *
  * The walk reads the str's own 1-, 2- or 4-byte code units (no copy, no decoding), collects
@@ -636,7 +644,125 @@ speedups_classify_candidates(PyObject *module, PyObject *text)
     return result;
 }
 
+/* True when data holds the UTF-8 of a full-width digit or Latin letter (U+FF10-FF19,
+ * FF21-FF3A, FF41-FF5A): EF BC 90-99, EF BC A1-BA, EF BD 81-9A. */
+static PyObject *
+speedups_classify_fullwidth_utf8(PyObject *module, PyObject *data)
+{
+    const unsigned char *p, *end, *q;
+
+    (void)module;
+    if (!PyBytes_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "classify_fullwidth_utf8(data: bytes)");
+        return NULL;
+    }
+    p = (const unsigned char *)PyBytes_AS_STRING(data);
+    end = p + PyBytes_GET_SIZE(data);
+    while (p < end && (q = (const unsigned char *)memchr(p, 0xEF, (size_t)(end - p))) != NULL) {
+        if (end - q >= 3) {
+            unsigned b1 = q[1], b2 = q[2];
+            if ((b1 == 0xBC && ((b2 >= 0x90 && b2 <= 0x99) || (b2 >= 0xA1 && b2 <= 0xBA))) ||
+                (b1 == 0xBD && b2 >= 0x81 && b2 <= 0x9A)) {
+                Py_RETURN_TRUE;
+            }
+        }
+        p = q + 1;
+    }
+    Py_RETURN_FALSE;
+}
+
+/* The context window of text[start:end] (dta.classify._context._window): up to `before`
+ * characters before start, from just after the last stop in them ("\n", "。", or the "." of
+ * ". "), a space, up to `after` characters from end, cut at the first stop in them, and
+ * " " + extra when extra is not empty. */
+static PyObject *
+speedups_classify_window(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *text, *extra, *parts[3], *space, *tuple, *result = NULL;
+    Py_ssize_t start, end, nbefore, nafter, n, lo, hi, i, cut, stop, bstop, from;
+    const void *d;
+    int kind, k, count;
+
+    (void)module;
+    if (nargs != 6 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "classify_window(text: str, start: int, end: int, "
+                                         "extra: str, before: int, after: int)");
+        return NULL;
+    }
+    text = args[0];
+    extra = args[3];
+    start = PyLong_AsSsize_t(args[1]);
+    end = PyLong_AsSsize_t(args[2]);
+    nbefore = PyLong_AsSsize_t(args[4]);
+    nafter = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (PyUnicode_READY(text) < 0 || PyUnicode_READY(extra) < 0) {
+        return NULL;
+    }
+    n = PyUnicode_GET_LENGTH(text);
+    if (start < 0 || end < 0 || nbefore < 0 || nafter < 0) {
+        PyErr_SetString(PyExc_ValueError, "classify_window: negative offset");
+        return NULL;
+    }
+    kind = PyUnicode_KIND(text);
+    d = PyUnicode_DATA(text);
+    /* before = text[lo:start] (slice bounds clamped to n, as Python slicing does); cut after
+     * the last stop that lies wholly inside it */
+    lo = start > nbefore ? start - nbefore : 0;
+    hi = start < n ? start : n;
+    lo = lo < hi ? lo : hi;
+    cut = lo;
+    for (i = hi - 1; i >= lo; i--) {
+        Py_UCS4 c = PyUnicode_READ(kind, d, i);
+        if (c == '\n' || c == 0x3002 ||
+            (c == '.' && i + 1 < hi && PyUnicode_READ(kind, d, i + 1) == ' ')) {
+            cut = i + 1;
+            break;
+        }
+    }
+    bstop = hi;
+    /* after = text[end:end + after], cut at the first stop that lies wholly inside it */
+    from = end < n ? end : n;
+    hi = nafter < n - from ? from + nafter : n;
+    stop = hi;
+    for (i = from; i < hi; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, d, i);
+        if (c == '\n' || c == 0x3002 ||
+            (c == '.' && i + 1 < hi && PyUnicode_READ(kind, d, i + 1) == ' ')) {
+            stop = i;
+            break;
+        }
+    }
+    count = PyUnicode_GET_LENGTH(extra) > 0 ? 3 : 2;
+    parts[0] = PyUnicode_Substring(text, cut, bstop);
+    parts[1] = parts[0] == NULL ? NULL : PyUnicode_Substring(text, from, stop);
+    parts[2] = extra;
+    if (parts[1] != NULL) {
+        space = PyUnicode_FromOrdinal(' ');
+        if (space != NULL) {
+            tuple = PyTuple_New(count);
+            if (tuple != NULL) {
+                for (k = 0; k < count; k++) {
+                    PyTuple_SET_ITEM(tuple, k, Py_NewRef(parts[k]));
+                }
+                result = PyUnicode_Join(space, tuple);
+                Py_DECREF(tuple);
+            }
+            Py_DECREF(space);
+        }
+    }
+    Py_XDECREF(parts[0]);
+    Py_XDECREF(parts[1]);
+    return result;
+}
+
 #define DTA_CLASSIFY_METHODS                                                                 \
     {"classify_candidates", speedups_classify_candidates, METH_O,                            \
      "classify_candidates(text: str) -> tuple[list[int], list[int]]: numeric-token spans "   \
-     "and keyword anchors, flattened"},
+     "and keyword anchors, flattened"},                                                      \
+    {"classify_fullwidth_utf8", speedups_classify_fullwidth_utf8, METH_O,                    \
+     "classify_fullwidth_utf8(data: bytes) -> bool: UTF-8 of a full-width digit or letter"}, \
+    {"classify_window", (PyCFunction)(void (*)(void))speedups_classify_window, METH_FASTCALL, \
+     "classify_window(text, start, end, extra, before, after) -> str: context window"},

@@ -267,3 +267,53 @@ def test_engine_hits_identical_on_both_paths(text: str) -> None:
     finally:
         _candidates.use_speedups(was)
     assert fast == slow
+
+
+C_WINDOW = getattr(_speedups, "classify_window", None)
+C_FULLWIDTH = getattr(_speedups, "classify_fullwidth_utf8", None)
+WINDOW_ALPHABET = "ab .\n。 ..中\U0001f600é\ud800"
+FW_BYTES = [bytes([b]) for b in (0xEF, 0xBC, 0xBD, 0x8F, 0x90, 0x99, 0x9A, 0xA0, 0xA1, 0xBA, 0xBB)]
+FW_BYTES += [b"\x81", b"\x80", b"A", b"\xe3"]
+FW_BYTES += [ch.encode() for ch in "０Ｚｚ，"]  # full-width digit, letters; punctuation
+
+
+@needs_c
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.text(WINDOW_ALPHABET, max_size=160),
+    st.integers(0, 170),
+    st.integers(0, 170),
+    st.sampled_from(["", "col", "名称"]),
+)
+def test_c_context_window_equals_python_window(text: str, a: int, b: int, extra: str) -> None:
+    """Stops (newline, 。, ". ") cut the window as the rfind/regex version does, at every
+    offset (also past the end of the text, as slicing clamps) and string kind."""
+    from dta.classify._context import AFTER, BEFORE, _window
+
+    assert C_WINDOW is not None
+    for start, end in ((min(a, b), max(a, b)), (a, b)):
+        assert C_WINDOW(text, start, end, extra, BEFORE, AFTER) == _window(text, start, end, extra)
+
+
+@needs_c
+def test_c_context_window_refuses_bad_arguments() -> None:
+    """Wrong types and negative offsets raise instead of reading outside the text."""
+    assert C_WINDOW is not None
+    with pytest.raises(TypeError):
+        C_WINDOW(b"text", 0, 1, "", 64, 24)
+    with pytest.raises(ValueError, match="negative"):
+        C_WINDOW("text", -1, 1, "", 64, 24)
+    with pytest.raises(TypeError):
+        C_WINDOW("text", 0, 1, "")
+
+
+@needs_c
+@settings(max_examples=2000, deadline=None)
+@given(st.binary(max_size=12) | st.lists(st.sampled_from(FW_BYTES), max_size=8).map(b"".join))
+def test_c_fullwidth_utf8_equals_python_check(data: bytes) -> None:
+    """The EF lead byte and its two continuation bytes decide, at any position, truncated or
+    not (only full-width digits and Latin letters count, not full-width punctuation)."""
+    from dta.classify._stream import _has_fw_utf8
+
+    assert C_FULLWIDTH is not None
+    assert C_FULLWIDTH(data) == _has_fw_utf8(data)

@@ -16,7 +16,9 @@ Rules this module enforces:
   that returns exactly these spans and anchors, in the same order (differential tests in
   ``tests/classify/test_classify_speedups.py``). :func:`use_speedups` selects it at import
   unless ``DTA_NO_SPEEDUPS`` or ``DTA_PURE_PYTHON`` is set or the extension is not built; the
-  engine reads :data:`candidates` at every scan, so findings never depend on the build.
+  engine reads :data:`candidates` at every scan, so findings never depend on the build. The
+  same switch selects the C versions of the full-width test of raw UTF-8 blocks
+  (:data:`c_fullwidth_utf8`) and of the context window (:data:`c_window`).
 * Results are flat lists: ``[start, end, ...]`` for tokens, ``[offset, word index, ...]`` for
   anchors, the index into :data:`ANCHOR_WORDS`.
 """
@@ -32,6 +34,8 @@ __all__ = [
     "NUM",
     "SPEEDUPS",
     "anchored",
+    "c_fullwidth_utf8",
+    "c_window",
     "candidates",
     "py_anchor_list",
     "py_candidates",
@@ -154,6 +158,9 @@ def py_candidates(text: str) -> tuple[list[int], list[int]]:
 
 
 candidates: Callable[[str], tuple[list[int], list[int]]] = py_candidates
+# C versions of _stream._has_fw_utf8 and _context._window (None: use the Python ones)
+c_fullwidth_utf8: Callable[[bytes], bool] | None = None
+c_window: Callable[[str, int, int, str, int, int], str] | None = None
 SPEEDUPS = False
 
 
@@ -163,16 +170,18 @@ def use_speedups(enabled: bool) -> bool:
     Returns:
         True when the C pass is now in use.
     """
-    global candidates, SPEEDUPS
-    candidates, SPEEDUPS = py_candidates, False
+    global candidates, c_fullwidth_utf8, c_window, SPEEDUPS
+    candidates, c_fullwidth_utf8, c_window, SPEEDUPS = py_candidates, None, None, False
     if enabled:
         try:
             from dta import _speedups
         except ImportError:  # built without a C compiler
             return False
-        fast = getattr(_speedups, "classify_candidates", None)  # an older build lacks it
-        if fast is not None:
-            candidates, SPEEDUPS = fast, True
+        names = ("classify_candidates", "classify_fullwidth_utf8", "classify_window")
+        found = [getattr(_speedups, name, None) for name in names]  # an older build lacks them
+        if all(f is not None for f in found):
+            candidates, c_fullwidth_utf8, c_window = found  # type: ignore[assignment]
+            SPEEDUPS = True
     return SPEEDUPS
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from dta.classify import _candidates
+
 __all__ = ["AFTER", "BEFORE", "Context", "context_for", "forget"]
 
 BEFORE = 64
@@ -240,7 +242,11 @@ def _context_words(text: str, start: int, end: int, extra: str) -> frozenset[str
     last = _last
     if last[0] is text and last[1] == start and last[2] == end and last[3] == extra:
         return last[4]
-    window = _window(text, start, end, extra)
+    c_window = _candidates.c_window
+    if c_window is not None:
+        window = c_window(text, start, end, extra, BEFORE, AFTER)
+    else:
+        window = _window(text, start, end, extra)
     found = _memo.get(window)
     if found is None:
         found = _analyse(window)

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from typing import BinaryIO
 
+from dta.classify import _candidates
 from dta.classify._engine import MAX_MATCH, scan
 from dta.classify._normalize import has_fullwidth, normalize
 from dta.classify._report import Collector
@@ -136,7 +137,8 @@ def scan_stream(
         eof = not data
         if utf8 and data:
             if not fw_new:
-                fw_new = _has_fw_utf8(data) or _has_fw_utf8(prev_tail + data[:2])
+                has_fw = _candidates.c_fullwidth_utf8 or _has_fw_utf8
+                fw_new = has_fw(data) or has_fw(prev_tail + data[:2])
             prev_tail = data[-2:]
         fed += len(data)
         chunk = decoder.decode(data, final=eof)
