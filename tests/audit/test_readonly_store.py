@@ -132,6 +132,12 @@ def test_readonly_reader_follows_a_writer_without_writing(tmp_path: Path) -> Non
         assert {i: reader.prove_inclusion(i, 200) for i in want} == want
         assert reader.verify().root == want_root
         assert snapshot(path.with_name(path.name + ".nodes")) == sidecar_before
+        with AuditLog.open(path) as writer:  # small steps: blocks left open between refreshes
+            for start in range(200, 300, 7):
+                writer.append_many([event(i) for i in range(start, start + 7)])
+                assert reader.size == start + 7
+                assert reader.root() == writer.root()
+                assert reader.prove_consistency(start - 60) == writer.prove_consistency(start - 60)
     finally:
         reader.close()
 

@@ -9,7 +9,8 @@ Rules this module enforces:
   hash. On open (and whenever another process changed the file) it is checked against the log:
   partial entries are dropped, records the sidecar lacks are parsed and indexed (catch-up), and a
   sidecar whose first or last leaf hash does not match the log is rebuilt from the log.
-* Catch-up checks each new line (size, strict canonical JSON, record rules, index, ``prev`` link).
+* Catch-up checks each new line (size, strict canonical JSON, record rules, index, ``prev`` link),
+  a block of lines at once through the verifier's batch check and line by line after any anomaly.
   The bytes after the last valid record are a *torn tail* when they hold no newline (or only NUL
   bytes and newlines, as after a power loss); any other damage is *corruption*. Either way the log
   refuses appends: a torn tail until :meth:`JSONLStore.repair` moves it aside into
@@ -40,12 +41,14 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 from dta._json import loads_canonical
 from dta.audit._merkle_tree import RootBuilder
 from dta.audit._record import MAX_LINE, check_record
+from dta.audit._verify_fast import check_batch
 from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
 from dta.audit.stores._jsonl_files import FileLock, move_aside, open_log
 from dta.audit.stores._jsonl_read import SharedLock, open_readonly, read_lines
@@ -213,7 +216,10 @@ class JSONLStore:
             if not chunk:
                 break
             buf += chunk
-            pos = 0
+            pos = self._fast_lines(buf, offset, ends, leaves)
+            if len(leaves) >= 65536:
+                self._index(ends, leaves)
+                ends, leaves = [], []
             while True:
                 nl = buf.find(b"\n", pos)
                 if nl < 0:
@@ -237,6 +243,31 @@ class JSONLStore:
         self._index(ends, leaves)
         if offset < size:
             self._note_damage(offset, size, "incomplete last line (no newline)")
+
+    def _fast_lines(self, buf: bytes, offset: int, ends: list[int], leaves: list[bytes]) -> int:
+        """Take every complete line of ``buf`` at once if the verifier's batch check passes.
+
+        :func:`dta.audit._verify_fast.check_batch` checks what :meth:`_check_line` does (it
+        only ever says "clean"); any anomaly leaves the lines to the line-by-line check.
+
+        Returns:
+            The position after the lines taken (0: none).
+        """
+        last = buf.rfind(b"\n")
+        if last < 0:
+            return 0
+        batch = buf[:last].split(b"\n")
+        if max(map(len, batch)) > MAX_LINE:
+            return 0
+        got = check_batch(batch)
+        prev = leaves[-1] if leaves else self._last
+        if got is None or got[1] != self._n + len(leaves) or got[2] != prev.hex():
+            return 0
+        leaves.extend(got[0])
+        positions = accumulate([len(line) + 1 for line in batch], initial=offset)
+        next(positions)
+        ends.extend(positions)
+        return last + 1
 
     def _check_line(self, line: bytes, index: int, leaves: list[bytes]) -> str | None:
         if len(line) > MAX_LINE:

@@ -48,6 +48,7 @@ TOP_LEVEL_BYTES = 256 * 1024
 _COPY_LIMIT = 2 * TOP_LEVEL_BYTES
 _TOP_SHIFT = (TOP_LEVEL_BYTES // 32).bit_length() - 1  # n >> _TOP_SHIFT == 0 <=> fits
 _NO_CACHE = _MAX_LEVEL + 1
+_sha256 = hashlib.sha256
 
 
 def _level_name(level: int) -> str:
@@ -274,7 +275,8 @@ class ReadOnlySidecar(Sidecar):
         self._base = base
         self._ends = array("Q")
         self._upper: list[bytearray] = [bytearray() for _ in range(_MAX_LEVEL + 1)]
-        self._rb: RootBuilder | None = None
+        self._rb: RootBuilder | None = None  # over whole blocks; None: resume on next remember
+        self._open: list[bytes] = []  # leaf hashes of the last, incomplete block
         self._block: tuple[int, int, MemoryTree] | None = None
         self._learn(base)
 
@@ -332,15 +334,36 @@ class ReadOnlySidecar(Sidecar):
         self._block = None
 
     def remember(self, ends: Sequence[int], leaves: Sequence[bytes]) -> None:
-        """Index records ``count(), ...`` (already in the log) in memory."""
-        if self._rb is None:
-            self._rb = RootBuilder.resume(self.count(), self)
-        append = self._rb.append
-        upper = self._upper
-        for leaf in leaves:
-            for node in append(leaf):
-                if node.level >= MEMORY_LOW_LEVEL:
-                    upper[node.level] += node.hash
+        """Index records ``count(), ...`` (already in the log) in memory.
+
+        Leaves are gathered per aligned block of ``2**MEMORY_LOW_LEVEL``; a complete block's
+        root is folded into a :class:`RootBuilder` over blocks, whose completed subtrees are
+        the nodes of levels >= ``MEMORY_LOW_LEVEL``.
+        """
+        rb = self._rb
+        if rb is None:  # resume: the open block's leaves and the peaks of the blocks before
+            count = self.count()
+            start = count >> MEMORY_LOW_LEVEL << MEMORY_LOW_LEVEL
+            self._open = [self.node(0, i) for i in range(start, count)]
+            rb = self._rb = RootBuilder.resume(count >> MEMORY_LOW_LEVEL, _Blocks(self))
+        width = 1 << MEMORY_LOW_LEVEL
+        block = self._open
+        at = 0
+        while at < len(leaves):
+            take = width - len(block)
+            block.extend(leaves[at : at + take])
+            at += take
+            if len(block) < width:
+                break
+            level = block
+            while len(level) > 1:
+                level = [
+                    _sha256(b"\x01" + level[j] + level[j + 1]).digest()
+                    for j in range(0, len(level), 2)
+                ]
+            for node in rb.append(level[0]):
+                self._upper[node.level + MEMORY_LOW_LEVEL] += node.hash
+            block = self._open = []
         self._ends.extend(ends)
 
     def append(self, ends: Sequence[int], nodes: dict[int, list[bytes]]) -> None:
@@ -412,3 +435,15 @@ class ReadOnlySidecar(Sidecar):
         """Close every file and forget the in-memory index."""
         self._close_files()
         self._reset(0)
+
+
+class _Blocks:
+    """The nodes of levels >= ``MEMORY_LOW_LEVEL`` seen as a tree whose leaves are blocks."""
+
+    __slots__ = ("_src",)
+
+    def __init__(self, src: ReadOnlySidecar) -> None:
+        self._src = src
+
+    def perfect(self, level: int, index: int) -> bytes:
+        return self._src.node(level + MEMORY_LOW_LEVEL, index)
