@@ -244,3 +244,28 @@ def test_readonly_refuses_writes_for_every_store_kind(tmp_path: Path, scheme: st
         open_store(url, readonly=True, create=True)
     with AuditLog.open(url) as log:
         assert log.size == 9
+
+
+@pytest.mark.parametrize("where", [0, 1, 63, 64, 100, N - 1])
+def test_catch_up_by_blocks_finds_what_line_by_line_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: int
+) -> None:
+    """Indexing a log without sidecar: the block check and the line check name the same damage."""
+    from dta.audit.stores import _jsonl
+
+    path = _make(tmp_path, sidecar=False)
+    lines = path.read_bytes().split(b"\n")
+    lines[where] = lines[where].replace(b'"n":', b'"n":1', 1)  # still canonical, hash changed
+    path.write_bytes(b"\n".join(lines))
+
+    def opened() -> tuple[int, object]:
+        with AuditLog.open(path, readonly=True) as log:
+            return log.size, log.store.damage  # type: ignore[attr-defined]
+
+    fast = opened()
+    monkeypatch.setattr(_jsonl, "clean_lines", lambda *a, **k: 0)
+    slow = opened()
+    assert fast == slow
+    size, damage = fast
+    assert isinstance(damage, dict) == (where < N - 1)
+    assert size == (where + 1 if where < N - 1 else N)

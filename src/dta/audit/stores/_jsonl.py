@@ -41,20 +41,23 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator
-from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from dta._json import loads_canonical
-from dta.audit._merkle_tree import RootBuilder
-from dta.audit._record import MAX_LINE, check_record
-from dta.audit._verify_fast import check_batch
+from dta.audit._record import MAX_LINE
 from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
 from dta.audit.stores._jsonl_files import FileLock, move_aside, open_log
-from dta.audit.stores._jsonl_read import SharedLock, open_readonly, read_lines
+from dta.audit.stores._jsonl_read import (
+    SharedLock,
+    clean_lines,
+    line_problem,
+    open_readonly,
+    read_lines,
+    sidecar_matches,
+)
 from dta.audit.stores._sidecar import ReadOnlySidecar, Sidecar, _write_all
 from dta.audit.stores._sidecar_queue import SidecarQueue
-from dta.errors import ConfigError, Error, StorageError
+from dta.errors import ConfigError, StorageError
 
 __all__ = ["SIDECAR_LAG", "JSONLStore"]
 
@@ -216,7 +219,8 @@ class JSONLStore:
             if not chunk:
                 break
             buf += chunk
-            pos = self._fast_lines(buf, offset, ends, leaves)
+            prev = leaves[-1] if leaves else self._last
+            pos = clean_lines(buf, offset, self._n + len(leaves), prev, ends=ends, leaves=leaves)
             if len(leaves) >= 65536:
                 self._index(ends, leaves)
                 ends, leaves = [], []
@@ -225,7 +229,8 @@ class JSONLStore:
                 if nl < 0:
                     break
                 line = buf[pos:nl]
-                reason = self._check_line(line, self._n + len(leaves), leaves)
+                prev = leaves[-1] if leaves else self._last
+                reason = line_problem(line, self._n + len(leaves), prev)
                 if reason is not None:
                     self._index(ends, leaves)
                     self._note_damage(offset + pos, size, reason)
@@ -243,45 +248,6 @@ class JSONLStore:
         self._index(ends, leaves)
         if offset < size:
             self._note_damage(offset, size, "incomplete last line (no newline)")
-
-    def _fast_lines(self, buf: bytes, offset: int, ends: list[int], leaves: list[bytes]) -> int:
-        """Take every complete line of ``buf`` at once if the verifier's batch check passes.
-
-        :func:`dta.audit._verify_fast.check_batch` checks what :meth:`_check_line` does (it
-        only ever says "clean"); any anomaly leaves the lines to the line-by-line check.
-
-        Returns:
-            The position after the lines taken (0: none).
-        """
-        last = buf.rfind(b"\n")
-        if last < 0:
-            return 0
-        batch = buf[:last].split(b"\n")
-        if max(map(len, batch)) > MAX_LINE:
-            return 0
-        got = check_batch(batch)
-        prev = leaves[-1] if leaves else self._last
-        if got is None or got[1] != self._n + len(leaves) or got[2] != prev.hex():
-            return 0
-        leaves.extend(got[0])
-        positions = accumulate([len(line) + 1 for line in batch], initial=offset)
-        next(positions)
-        ends.extend(positions)
-        return last + 1
-
-    def _check_line(self, line: bytes, index: int, leaves: list[bytes]) -> str | None:
-        if len(line) > MAX_LINE:
-            return f"line longer than {MAX_LINE} bytes"
-        try:
-            rec = check_record(loads_canonical(line, max_size=MAX_LINE))
-        except Error as exc:
-            return f"not a valid canonical record: {exc}"
-        if rec["index"] != index:
-            return f"index {rec['index']} where {index} was expected"
-        prev = leaves[-1] if leaves else self._last
-        if rec["prev"] != prev.hex():
-            return "prev does not link to the previous record"
-        return None
 
     def _index(self, ends: list[int], leaves: list[bytes]) -> None:
         if not leaves:
@@ -510,7 +476,8 @@ class JSONLStore:
             if self._damage is not None:
                 d = self._damage
                 problems.append(f"{d['kind']} tail at index {d['index']}: {d['reason']}")
-            if not self._sidecar_ok():
+            lines = self._read_lines(0, self._n, self._end)
+            if not sidecar_matches(lines, self._sidecar):
                 rebuilt.append("sidecar (in memory: read-only)" if self._readonly else "sidecar")
                 self._sidecar.truncate(0)
                 self._known = False
@@ -528,18 +495,6 @@ class JSONLStore:
                 "problems": problems,
                 "rebuilt": rebuilt,
             }
-
-    def _sidecar_ok(self) -> bool:
-        rb = RootBuilder()
-        end = 0
-        for index, line in enumerate(self._read_lines(0, self._n, self._end)):
-            end += len(line) + 1
-            if self._sidecar.offset(index) != end:
-                return False
-            for node in rb.append(hashlib.sha256(b"\x00" + line).digest()):
-                if self._sidecar.node(node.level, node.index) != node.hash:
-                    return False
-        return True
 
     def repair(self) -> dict[str, Any]:
         """Move a torn tail aside into ``<log>.torn-<time>-<offset>`` and cut the log there.

@@ -10,19 +10,39 @@ Rules this module enforces (ADR 0105):
 * :func:`read_lines` yields the lines that start before ``limit`` (newline removed), at most
   ``count``, reading blocks of ``chunk`` bytes; a last line without newline (a damaged tail) is
   yielded as it is.
+* A line the store indexes is at most ``MAX_LINE`` bytes of strict canonical JSON, a valid
+  record, with the expected ``index`` and ``prev`` (:func:`line_problem` says what is wrong).
+  :func:`clean_lines` takes a whole block of lines at once when the verifier's batch check
+  (:func:`dta.audit._verify_fast.check_batch`, which checks the same and only ever says
+  "clean") passes; any anomaly leaves the block to :func:`line_problem`, line by line.
+* :func:`sidecar_matches` recomputes every offset and subtree hash from the lines (``fsck``).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import accumulate
 from pathlib import Path
 
+from dta._json import loads_canonical
+from dta.audit._merkle_tree import RootBuilder
+from dta.audit._record import MAX_LINE, check_record
+from dta.audit._verify_fast import check_batch
 from dta.audit.stores._jsonl_files import FileLock
-from dta.errors import StorageError
+from dta.audit.stores._sidecar import Sidecar
+from dta.errors import Error, StorageError
 
-__all__ = ["SharedLock", "open_readonly", "read_lines"]
+__all__ = [
+    "SharedLock",
+    "clean_lines",
+    "line_problem",
+    "open_readonly",
+    "read_lines",
+    "sidecar_matches",
+]
 
 
 def open_readonly(path: Path) -> int:
@@ -101,3 +121,59 @@ def read_lines(
                 yield line
     if rest and left and pos < limit:
         yield rest  # a last line without newline (a damaged tail)
+
+
+def line_problem(line: bytes, index: int, prev: bytes) -> str | None:
+    """What keeps ``line`` from being record ``index`` after leaf hash ``prev`` (None: nothing)."""
+    if len(line) > MAX_LINE:
+        return f"line longer than {MAX_LINE} bytes"
+    try:
+        rec = check_record(loads_canonical(line, max_size=MAX_LINE))
+    except Error as exc:
+        return f"not a valid canonical record: {exc}"
+    if rec["index"] != index:
+        return f"index {rec['index']} where {index} was expected"
+    if rec["prev"] != prev.hex():
+        return "prev does not link to the previous record"
+    return None
+
+
+def clean_lines(
+    buf: bytes, offset: int, index: int, prev: bytes, *, ends: list[int], leaves: list[bytes]
+) -> int:
+    """Take every complete line of ``buf`` (at ``offset`` in the log) if all are clean records.
+
+    The lines must be records ``index, ...``, the first linking to ``prev``. When they are,
+    their end offsets and leaf hashes are appended to ``ends`` and ``leaves``.
+
+    Returns:
+        The position in ``buf`` after the lines taken (0: none; check them line by line).
+    """
+    last = buf.rfind(b"\n")
+    if last < 0:
+        return 0
+    batch = buf[:last].split(b"\n")
+    if max(map(len, batch)) > MAX_LINE:
+        return 0
+    got = check_batch(batch)
+    if got is None or got[1] != index or got[2] != prev.hex():
+        return 0
+    leaves.extend(got[0])
+    positions = accumulate([len(line) + 1 for line in batch], initial=offset)
+    next(positions)
+    ends.extend(positions)
+    return last + 1
+
+
+def sidecar_matches(lines: Iterable[bytes], sidecar: Sidecar) -> bool:
+    """True if every end offset and subtree hash ``sidecar`` holds for ``lines`` is right."""
+    rb = RootBuilder()
+    end = 0
+    for index, line in enumerate(lines):
+        end += len(line) + 1
+        if sidecar.offset(index) != end:
+            return False
+        for node in rb.append(hashlib.sha256(b"\x00" + line).digest()):
+            if sidecar.node(node.level, node.index) != node.hash:
+                return False
+    return True
