@@ -54,6 +54,7 @@ def test_outgrown_levels_are_dropped_and_proofs_stay_right(
 ) -> None:
     """When another writer grows the log past twice the bound, low copies are dropped."""
     monkeypatch.setattr(_sqlite_proofs, "TOP_NODES", 16)
+    monkeypatch.setattr(_sqlite_proofs, "TILED_TOP_NODES", 16)
     path = tmp_path / "log.db"
     leaves = _make(path, 100)
     store = SQLiteStore.open(path, durability="none", create=False)

@@ -1,4 +1,4 @@
-"""SQLite tiles (ADR 0104): one row per complete 64-record block holds its six lowest levels."""
+"""SQLite tiles (ADR 0104): one row per complete 64-node block holds six levels of the tree."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from store_kinds import event
 from dta.audit import AuditLog
 from dta.audit.merkle import MemoryTree
 from dta.audit.stores._sqlite import SQLiteStore
-from dta.audit.stores._sqlite_tiles import TILE_BYTES, make_tile, tile_slot
+from dta.audit.stores._sqlite_tiles import TILE_BYTES, make_tile, tile_id, tile_of, tile_root
 from dta.errors import StorageError
 
 
@@ -24,7 +24,16 @@ def _tiles(path: Path) -> dict[int, bytes]:
 
 
 def _expected_tiles(leaves: list[bytes]) -> dict[int, bytes]:
-    return {t: make_tile(leaves[64 * t : 64 * t + 64]) for t in range(len(leaves) // 64)}
+    """Every tile of every tile level, from the tree's own subtree hashes."""
+    tree = MemoryTree(leaves)
+    out = {}
+    k = 0
+    while len(leaves) >> (6 * k + 6):
+        for t in range(len(leaves) >> (6 * k + 6)):
+            base = [tree.perfect(6 * k, 64 * t + i) for i in range(64)]
+            out[tile_id(k, t)] = make_tile(base)
+        k += 1
+    return out
 
 
 def _check_proofs(store: SQLiteStore, leaves: list[bytes], sizes: list[int]) -> None:
@@ -38,16 +47,22 @@ def _check_proofs(store: SQLiteStore, leaves: list[bytes], sizes: list[int]) -> 
 
 
 def test_tile_layout_matches_the_tree_levels() -> None:
-    """Every (level, j) below 6 sits at tile_slot's offset of make_tile's bytes."""
-    leaves = [bytes([i]) * 32 for i in range(256)]
+    """Every (level, j) of a complete block sits at tile_of's offset; roots chain the levels."""
+    leaves = [i.to_bytes(32, "big") for i in range(2 * 4096 + 100)]
     tree = MemoryTree(leaves)
-    tiles = [make_tile(leaves[64 * t : 64 * t + 64]) for t in range(4)]
-    assert {len(t) for t in tiles} == {TILE_BYTES}
-    for level in range(6):
-        for j in range(256 >> level):
-            t, offset = tile_slot(level, j)
-            assert tiles[t][offset : offset + 32] == tree.perfect(level, j)
-    with pytest.raises(ValueError, match="64 leaf hashes"):
+    tiles = _expected_tiles(leaves)
+    assert len(tiles) == 129 + 2  # 8,292 records: 129 blocks of 64, 2 of 4,096
+    assert {len(t) for t in tiles.values()} == {TILE_BYTES}
+    for (k, t), expect in (((0, 5), tree.perfect(6, 5)), ((1, 1), tree.perfect(12, 1))):
+        assert tile_root(tiles[tile_id(k, t)]) == expect
+    for level in range(14):
+        for j in range(len(leaves) >> level):
+            tile, offset, end = tile_of(level, j)
+            if end <= len(leaves):
+                assert tiles[tile][offset : offset + 32] == tree.perfect(level, j)
+            else:
+                assert tile not in tiles
+    with pytest.raises(ValueError, match="64 hashes"):
         make_tile(leaves[:63])
 
 
@@ -116,7 +131,7 @@ def test_proofs_read_the_tile_not_the_rows(tmp_path: Path) -> None:
         assert bad[0] != good[0]
         report = log.fsck()
         assert not report["ok"]
-        assert "tile 1" in report["problems"][0]
+        assert "tile 1 of tile level 0" in report["problems"][0]
         assert log.verify().ok
 
 
@@ -173,16 +188,39 @@ def test_log_without_tile_table_is_read_from_rows_then_upgraded_and_backfilled(
 
 
 def test_backfill_refuses_a_block_whose_records_are_missing(tmp_path: Path) -> None:
-    """write_tiles never makes a tile from fewer than 64 stored leaves."""
+    """write_tiles never makes a tile from fewer than 64 stored hashes, and writes nothing."""
     from dta.audit.stores._sqlite_fsck import write_tiles
 
     path = tmp_path / "log.db"
     with AuditLog.open(f"sqlite:{path}", create=True) as log:
         log.append_many([event(i) for i in range(70)])
-    conn = sqlite3.connect(path, isolation_level=None)
+    store = SQLiteStore.open(path, durability="none", create=False)
     try:
-        with pytest.raises(StorageError, match="tile 1"):
-            write_tiles(conn, [1])
-        assert conn.execute("SELECT count(*) FROM dta_tiles").fetchone() == (1,)
+        with pytest.raises(StorageError, match="not stored"):
+            write_tiles([1], store._conn, store._nodes.fetch)
+        with pytest.raises(StorageError, match="not stored"):
+            write_tiles([tile_id(1, 0)], store._conn, store._nodes.fetch)
     finally:
-        conn.close()
+        store.close()
+    assert set(_tiles(path)) == {0}
+
+
+def test_second_tile_level_written_and_read_across_4096_records(tmp_path: Path) -> None:
+    """Level-6 hashes of 64 blocks make a tile of levels 6..11, written by the appending
+    handle or by another one that took over mid-block."""
+    url = f"sqlite:{tmp_path / 'log.db'}"
+    with AuditLog.open(url, create=True) as a, AuditLog.open(url) as b:
+        leaves = [leaf for _, leaf in a.append_many([event(i) for i in range(4000)])]
+        leaves += [b.append(event(i))[1] for i in range(4000, 4090)]
+        leaves += [leaf for _, leaf in a.append_many([event(i) for i in range(4090, 4200)])]
+        assert _tiles(tmp_path / "log.db") == _expected_tiles(leaves)
+        assert tile_id(1, 0) in _tiles(tmp_path / "log.db")
+        store = b.store
+        assert isinstance(store, SQLiteStore)
+        tree = MemoryTree(leaves)
+        for size in (4095, 4096, 4097, 4200):
+            for index in [*range(0, size, 97), size - 1]:
+                assert store.inclusion_proof(index, size) == tree.inclusion_proof(index, size)
+            assert store.root(size) == tree.root(size)
+            assert store.consistency_proof(1000, size) == tree.consistency_proof(1000, size)
+        assert b.fsck()["ok"]

@@ -41,7 +41,14 @@ from dta.audit.stores._sqlite_fsck import check_hashes, integrity_problems, writ
 from dta.audit.stores._sqlite_nodes import Frontier, root_plan
 from dta.audit.stores._sqlite_proofs import NodeReader
 from dta.audit.stores._sqlite_schema import SCHEMA_VERSION, Layout, connect
-from dta.audit.stores._sqlite_tiles import INSERT_TILE, TILE_LEAVES, make_tile
+from dta.audit.stores._sqlite_tiles import (
+    INSERT_TILE,
+    TILE_HEIGHT,
+    TILE_LEAVES,
+    make_tile,
+    tile_id,
+    tile_root,
+)
 from dta.errors import ConfigError, StorageError
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
@@ -78,7 +85,8 @@ class SQLiteStore:
             tiles=layout.tiles,
         )
         self._front: Frontier | None = None  # tail as of our last commit or read
-        self._block: list[bytes] = []  # with _front: leaves of its unfinished 64-record block
+        # With _front: per tile level k, the level-6k hashes of its unfinished block.
+        self._blocks: list[list[bytes]] = [[]]
         self._prev = _ZERO
         self._pending = 0
         self._pending_since = 0.0
@@ -160,23 +168,20 @@ class SQLiteStore:
         plan = root_plan(n)
         keys = plan[0] if plan else []
         found = self._nodes.fetch(keys)
-        start = n - n % TILE_LEAVES
-        block = [
-            bytes(leaf)
-            for (leaf,) in self._conn.execute(
-                "SELECT leaf FROM dta_records WHERE idx >= ? AND idx < ? ORDER BY idx", (start, n)
-            )
-        ]
-        if len(block) != n - start:
-            raise StorageError(f"{self.url}: records {start}..{n - 1} are not all stored")
+        blocks = []
+        for k in range(0, max(n.bit_length(), 1), TILE_HEIGHT):  # tile level k // 6
+            stop = n >> k
+            open_keys = [(k, j) for j in range(stop - stop % TILE_LEAVES, stop)]
+            block = self._nodes.fetch(open_keys) if open_keys else {}
+            blocks.append([block[key] for key in open_keys])
         self._prev = prev
-        self._block = block
+        self._blocks = blocks
         self._front = Frontier(n, [found[k] for k in keys])
         return self._front
 
     def _rollback(self) -> None:
         self._front = None
-        self._block = []
+        self._blocks = [[]]
         with contextlib.suppress(sqlite3.Error):  # no transaction left: nothing to undo
             self._conn.execute("ROLLBACK")
 
@@ -229,7 +234,7 @@ class SQLiteStore:
             self._rollback()
             raise
         self._prev = leaf
-        self._block.append(leaf)
+        self._blocks[0].append(leaf)
         return n, [leaf]
 
     def _append_locked(self, build: Builder) -> tuple[int, list[bytes]]:
@@ -272,16 +277,22 @@ class SQLiteStore:
         """
         n = front.size
         sha256 = hashlib.sha256
-        block = self._block
+        blocks = self._blocks
         rows = []
-        tiles = []
+        tiles: list[tuple[int, bytes]] = []
         for i, line in enumerate(lines):
             leaf = sha256(b"\x00" + line).digest()
             rows.append((n + i, leaf, front.add(leaf), line))
-            block.append(leaf)
-            if len(block) == TILE_LEAVES:
-                tiles.append(((n + i) // TILE_LEAVES, make_tile(block)))
-                block.clear()
+            blocks[0].append(leaf)
+            k = 0
+            while len(blocks[k]) == TILE_LEAVES:  # block k complete: its tile, then one up
+                tile = make_tile(blocks[k])
+                tiles.append((tile_id(k, (n + i) >> (TILE_HEIGHT * (k + 1))), tile))
+                blocks[k].clear()
+                k += 1
+                if k == len(blocks):
+                    blocks.append([])
+                blocks[k].append(tile_root(tile))
         if len(rows) == 1:
             self._conn.execute(_INSERT, rows[0])
         elif rows:
@@ -429,7 +440,7 @@ class SQLiteStore:
                 size = self.size()
                 problems += check_hashes(self._conn, self._layout, self._nodes.perfect, missing)
                 if missing and not problems and not self._readonly:
-                    count = write_tiles(self._conn, missing)
+                    count = write_tiles(missing, self._conn, self._nodes.fetch)
                     rebuilt.append(f"dta_tiles: {count} tiles of complete blocks written")
             except sqlite3.Error as exc:
                 raise StorageError(f"{self.url}: {exc}") from exc

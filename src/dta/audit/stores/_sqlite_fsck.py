@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from dta.audit.stores._sqlite_nodes import Frontier
 from dta.audit.stores._sqlite_schema import Layout
-from dta.audit.stores._sqlite_tiles import TILE_LEAVES, make_tile
+from dta.audit.stores._sqlite_tiles import TILE_HEIGHT, TILE_LEAVES, make_tile, tile_id, tile_root
 from dta.errors import StorageError
 
 __all__ = ["check_hashes", "integrity_problems", "write_tiles"]
@@ -47,10 +47,10 @@ def check_hashes(
     """Recompute every leaf, subtree and tile hash in index order; the first mismatch found.
 
     ``perfect`` reads a stored subtree hash (used for rows below ``layout.inline_from``);
-    complete blocks without a tile are appended to ``missing_tiles``.
+    the ids of complete blocks' tiles that are not stored are appended to ``missing_tiles``.
     """
     front = Frontier(0, [])
-    block: list[bytes] = []
+    blocks: list[list[bytes]] = [[]]  # per tile level: level-6k hashes of the open block
     # Only the fixed column expression of the layout is interpolated, never values.
     sql = f"SELECT idx, line, leaf, {layout.nodes_column} FROM dta_records ORDER BY idx"  # noqa: S608
     for idx, line, leaf, nodes in conn.execute(sql):
@@ -60,69 +60,68 @@ def check_hashes(
         if computed != bytes(leaf):
             return [f"stored leaf hash of record {idx} does not match its line"]
         done = front.add(computed) or b""
-        block.append(computed)
-        if len(block) == TILE_LEAVES:
-            tile = idx // TILE_LEAVES
+        blocks[0].append(computed)
+        k = 0
+        while len(blocks[k]) == TILE_LEAVES:
+            tile = make_tile(blocks[k])
+            key = tile_id(k, idx >> (TILE_HEIGHT * (k + 1)))
             row = (
-                conn.execute("SELECT hashes FROM dta_tiles WHERE tile = ?", (tile,)).fetchone()
+                conn.execute("SELECT hashes FROM dta_tiles WHERE tile = ?", (key,)).fetchone()
                 if layout.tiles
                 else None
             )
             if row is None:
-                missing_tiles.append(tile)
-            elif bytes(row[0]) != make_tile(block):
-                return [f"stored tile {tile} (records {idx - TILE_LEAVES + 1}..{idx}) is wrong"]
-            block.clear()
+                missing_tiles.append(key)
+            elif bytes(row[0]) != tile:
+                t = idx >> (TILE_HEIGHT * (k + 1))
+                return [f"stored tile {t} of tile level {k} (up to record {idx}) is wrong"]
+            blocks[k].clear()
+            k += 1
+            if k == len(blocks):
+                blocks.append([])
+            blocks[k].append(tile_root(tile))
         if idx >= layout.inline_from:
             if bytes(nodes or b"") != done or (nodes is not None and not done):
                 return [f"stored subtree hashes of record {idx} are wrong"]
             continue
-        for k in range(len(done) // 32):
-            key = (k + 1, idx >> (k + 1))
+        for m in range(len(done) // 32):
+            node = (m + 1, idx >> (m + 1))
             try:
-                stored = perfect(*key)
+                stored = perfect(*node)
             except StorageError:
-                return [f"stored subtree {key} is missing"]
-            if stored != done[32 * k : 32 * k + 32]:
-                return [f"stored subtree {key} is wrong"]
+                return [f"stored subtree {node} is missing"]
+            if stored != done[32 * m : 32 * m + 32]:
+                return [f"stored subtree {node} is wrong"]
     return []
 
 
-def _tile_from_rows(conn: sqlite3.Connection, tile: int) -> bytes:
-    first = tile * TILE_LEAVES
-    leaves = [
-        bytes(leaf)
-        for (leaf,) in conn.execute(
-            "SELECT leaf FROM dta_records WHERE idx >= ? AND idx < ? ORDER BY idx",
-            (first, first + TILE_LEAVES),
-        )
-    ]
-    if len(leaves) != TILE_LEAVES:
-        raise StorageError(f"records of tile {tile} are not all stored")
-    return make_tile(leaves)
+def write_tiles(
+    tiles: list[int],
+    conn: sqlite3.Connection,
+    fetch: Callable[[list[tuple[int, int]]], dict[tuple[int, int], bytes]],
+) -> int:
+    """Insert these tiles of complete blocks from the stored hashes they cover; return a count.
 
-
-def write_tiles(conn: sqlite3.Connection, tiles: list[int]) -> int:
-    """Insert the tiles of these complete blocks from their stored leaves; return their count.
-
-    Each chunk is one ``BEGIN IMMEDIATE`` transaction; a tile another writer inserted
-    meanwhile is kept (``INSERT OR IGNORE``: tiles are never replaced).
+    ``fetch`` reads stored subtree hashes (the records' leaves and inline nodes, or
+    ``dta_nodes``). Each chunk is one ``BEGIN IMMEDIATE`` transaction; a tile another writer
+    inserted meanwhile is kept (``INSERT OR IGNORE``: tiles are never replaced).
 
     Raises:
-        StorageError: a block's records are not all stored.
+        StorageError: a block's hashes are not all stored.
         sqlite3.Error: the database failed.
     """
-    written = 0
     for start in range(0, len(tiles), _TILE_CHUNK):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            rows = [
-                (tile, _tile_from_rows(conn, tile)) for tile in tiles[start : start + _TILE_CHUNK]
-            ]
+            rows = []
+            for key in tiles[start : start + _TILE_CHUNK]:
+                k, t = key >> 56, key & ((1 << 56) - 1)
+                base = [(TILE_HEIGHT * k, TILE_LEAVES * t + i) for i in range(TILE_LEAVES)]
+                found = fetch(base)
+                rows.append((key, make_tile([found[b] for b in base])))
             conn.executemany("INSERT OR IGNORE INTO dta_tiles (tile, hashes) VALUES (?, ?)", rows)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        written += len(rows)
-    return written
+    return len(tiles)

@@ -1,23 +1,28 @@
-"""SQLite store proofs: stored subtree hashes by primary key, upper levels held in memory.
+"""SQLite store proofs: tiles and rows by primary key, upper levels held in memory (ADR 0104).
 
 Rules this module enforces (ADR 0058, 0104):
 
-* Subtree ``(level, j)`` is read from row ``((j + 1) << level) - 1`` of ``dta_records`` (level 0:
-  its ``leaf`` column, else bytes ``(level - 1) * 32`` of ``nodes``), or, for rows below
-  ``inline_from``, from ``dta_nodes`` (schema 1 or migrated). The rows a proof needs are read in
-  one primary-key ``IN`` statement; a subtree that is not stored raises
-  :class:`dta.errors.StorageError`, never data.
+* Subtree ``(level, j)`` is read, in this order, from the in-process copies (below), from the
+  tile of its block when that block is complete in the tree of the proof and the tile is stored
+  (:mod:`dta.audit.stores._sqlite_tiles`), or from row ``((j + 1) << level) - 1`` of
+  ``dta_records`` (level 0: its ``leaf`` column, else bytes ``(level - 1) * 32`` of ``nodes``),
+  or, for rows below ``inline_from``, from ``dta_nodes`` (schema 1 or migrated). An inclusion
+  proof reads its tiles and rows in one statement; a subtree that is not stored raises
+  :class:`dta.errors.StorageError`, never data, and a missing or damaged tile means "read the
+  rows".
 * Upper levels are served from in-process copies: levels ``>= top`` hold, for every ``j`` below
   ``covered >> level``, the hash of subtree ``(level, j)``. A copy is filled only from rows that
   exist, and a stored subtree hash never changes afterwards (rows are append-only under the
   schema's triggers, and a subtree is stored only once its last record is), so a copy stays
   right whatever other processes append; a proof at a size past ``covered`` first extends the
-  copies to that size, and fails like a direct read when the rows are not there. Rows removed
-  behind SQLite's back (triggers dropped) are tampering, which verification detects: it
-  recomputes every hash and never reads stored ones.
+  copies to that size, and fails like a direct read when the rows are not there. The same holds
+  for the memo of right-edge folds (a function of stored hashes). Rows changed behind SQLite's
+  back (triggers dropped) are tampering, which verification detects: it recomputes every hash
+  and never reads stored ones.
 * What is copied grows with use (ski rental): after ``q`` proofs the copies hold the levels of
-  at most ``min(RAMP * q, TOP_NODES)`` nodes each (so a one-off proof reads no more rows than
-  before), and a copy's lowest level is dropped when the log has grown past twice that bound.
+  at most ``min(RAMP * q, bound)`` nodes each (``TILED_TOP_NODES`` with tiles, else
+  ``TOP_NODES``), so a one-off proof reads no more rows than it needs, and a copy's lowest
+  level is dropped when the log has grown past twice the bound.
 """
 
 from __future__ import annotations
@@ -28,15 +33,19 @@ from collections.abc import Sequence
 
 from dta.audit._merkle import EMPTY_ROOT, fold_peaks
 from dta.audit.stores._sqlite_nodes import Plan, consistency_plan, inclusion_plan, root_plan
-from dta.audit.stores._sqlite_tiles import TILE_BYTES, TILE_HEIGHT, tile_slot
+from dta.audit.stores._sqlite_tiles import TILE_BYTES, tile_of
 from dta.errors import StorageError
 
-__all__ = ["RAMP", "TOP_NODES", "NodeReader"]
+__all__ = ["RAMP", "TILED_TOP_NODES", "TOP_NODES", "NodeReader"]
 
 #: Largest number of nodes of one level held in memory (8,192 x 32 bytes = 256 KiB).
 TOP_NODES = 8192
+#: The same bound when the database has tiles: a proof reads the tiles of its record's blocks
+#: anyway, so copies only spare it the sparse top tiles and the right edge's rows.
+TILED_TOP_NODES = 1024
 #: Nodes of a level that may be copied per proof served before it (amortised row reads).
 RAMP = 64
+_FOLDS = 1024
 _NO_LEVEL = 63  # "no level copied": every real level is below
 _IN_SQL: dict[tuple[str, int], str] = {}
 #: Rows ``first, first + step, ... <= last``, each a primary-key lookup (CROSS JOIN keeps the
@@ -54,6 +63,27 @@ def _tiles_sql(count: int) -> str:
         # Only "?" placeholders (their count) are interpolated, never values.
         sql = f"SELECT tile, hashes FROM dta_tiles WHERE tile IN ({','.join('?' * count)})"  # noqa: S608
         _IN_SQL[("", count)] = sql
+    return sql
+
+
+def _tiles_rows_sql(nodes_column: str, tiles: int, rows: int) -> str:
+    """``(0, tile, hashes, NULL)`` of tiles ``?, ...`` then ``(1, idx, leaf, nodes)`` of rows."""
+    key = (f"{nodes_column}:{tiles}", rows)
+    sql = _IN_SQL.get(key)
+    if sql is None:
+        # Only "?" placeholders (their counts) and the fixed column name are interpolated.
+        parts = []
+        if tiles:
+            marks = ",".join("?" * tiles)
+            parts.append(f"SELECT 0, tile, hashes, NULL FROM dta_tiles WHERE tile IN ({marks})")  # noqa: S608
+        if rows:
+            marks = ",".join("?" * rows)
+            parts.append(
+                f"SELECT 1, idx, leaf, {nodes_column} FROM dta_records"  # noqa: S608
+                f" WHERE idx IN ({marks})"
+            )
+        sql = " UNION ALL ".join(parts) or "SELECT 0, 0, NULL, NULL LIMIT 0"
+        _IN_SQL[key] = sql
     return sql
 
 
@@ -92,6 +122,9 @@ class NodeReader:
         self._top = _NO_LEVEL  # lowest level copied
         self._covered = 0  # every copied level holds the subtrees of the first `covered` records
         self._copies: list[bytes] = [b""] * _NO_LEVEL
+        # Right folds of the plan entries that cut the tree's right edge, by their subtrees
+        # (a function of stored hashes, which never change; ``_FOLDS`` entries at most).
+        self._folds: dict[tuple[tuple[int, int], ...], bytes] = {}
 
     def close(self) -> None:
         """Refuse every later read (the store closes the connection)."""
@@ -106,7 +139,7 @@ class NodeReader:
         new ``covered`` records, all read from rows that exist; on a failure they stay as
         they were (a copy may then hold more than ``covered`` needs: stored hashes only).
         """
-        budget = min(RAMP * self._served, TOP_NODES)
+        budget = min(RAMP * self._served, TILED_TOP_NODES if self._tiles else TOP_NODES)
         self._served += 1
         top, covered = self._top, self._covered
         if size <= covered and not (top and covered >> (top - 1) <= budget):
@@ -156,20 +189,23 @@ class NodeReader:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def fetch(self, keys: Sequence[tuple[int, int]], size: int = 0) -> dict[tuple[int, int], bytes]:
-        """Hashes of subtrees ``(level, j)``; ``size`` > 0: a proof in a tree of that size.
+    def fetch(
+        self, keys: Sequence[tuple[int, int]], size: int = 0, *, grow: bool = True
+    ) -> dict[tuple[int, int], bytes]:
+        """Hashes of subtrees ``(level, j)``; ``size`` > 0: a proof in a tree of that size
+        (counted for the copy budget unless ``grow`` is false: already counted).
 
         Raises:
             StorageError: a subtree is not stored (or its row is damaged), or a database error.
         """
         found: dict[tuple[int, int], bytes] = {}
-        by_tile: dict[int, list[tuple[int, int]]] = {}
+        by_tile: dict[int, list[tuple[tuple[int, int], int]]] = {}  # tile -> (key, offset)
         rest: list[tuple[int, int]] = []
         with self._mutex:
             if self._closed:
                 raise StorageError(f"{self._url}: store is closed")
             try:
-                if size:
+                if size and grow:
                     self._grow(size)
                 top, covered, copies = self._top, self._covered, self._copies
                 tiles = self._tiles and size
@@ -179,23 +215,22 @@ class NodeReader:
                         continue  # never stored: reported missing below
                     if level >= top and j < covered >> level:
                         found[key] = copies[level][32 * j : 32 * j + 32]
-                    elif tiles and level < TILE_HEIGHT and (j + 1) << level <= size:
-                        by_tile.setdefault(j >> (TILE_HEIGHT - level), []).append(key)
-                    else:
-                        rest.append(key)
+                        continue
+                    if tiles:
+                        tile, offset, end = tile_of(level, j)
+                        if end <= size:  # the block is complete in the tree of the proof
+                            by_tile.setdefault(tile, []).append((key, offset))
+                            continue
+                    rest.append(key)
                 if by_tile:
-                    # Only blocks complete in a tree of `size` records; one whose tile is not
-                    # stored (older release, or damaged) is read from the rows instead.
-                    whole = [t for t in by_tile if (t + 1) << TILE_HEIGHT <= size]
-                    if whole:
-                        for t, hashes in self._conn.execute(_tiles_sql(len(whole)), whole):
-                            if len(hashes) != TILE_BYTES:
-                                continue
-                            for key in by_tile[t]:
-                                offset = tile_slot(*key)[1]
-                                found[key] = bytes(hashes[offset : offset + 32])
-                    for missing in by_tile.values():
-                        rest.extend(k for k in missing if k not in found)
+                    # A tile that is not stored (older release) or damaged: rows instead.
+                    for tile, hashes in self._conn.execute(_tiles_sql(len(by_tile)), [*by_tile]):
+                        if len(hashes) == TILE_BYTES:
+                            for key, offset in by_tile[tile]:
+                                found[key] = hashes[offset : offset + 32]
+                    rest.extend(
+                        key for keys in by_tile.values() for key, _ in keys if key not in found
+                    )
                 if rest:
                     self._read_rows(rest, found)
             except sqlite3.Error as exc:
@@ -245,8 +280,8 @@ class NodeReader:
         """
         return self.fetch([(level, index)])[(level, index)]
 
-    def _resolve(self, plan: Plan, size: int) -> list[bytes]:
-        found = self.fetch([key for entry in plan for key in entry], size)
+    def _resolve(self, plan: Plan, size: int, *, grow: bool = True) -> list[bytes]:
+        found = self.fetch([key for entry in plan for key in entry], size, grow=grow)
         return [
             found[entry[0]] if len(entry) == 1 else fold_peaks([found[k] for k in entry])
             for entry in plan
@@ -269,7 +304,85 @@ class NodeReader:
             ProofError: bad index or size.
             StorageError: a node is missing.
         """
-        return self._resolve(inclusion_plan(index, size), size)
+        plan = inclusion_plan(index, size)
+        if self._tiles:
+            proof = self._inclusion_from_tiles(plan, size)
+            if proof is not None:
+                return proof
+            return self._resolve(plan, size, grow=False)  # the copies grew for this proof
+        return self._resolve(plan, size)
+
+    def _inclusion_from_tiles(self, plan: Plan, size: int) -> list[bytes] | None:
+        """An inclusion proof read in one statement: tiles, and rows for what no tile covers.
+
+        Every subtree of the plan is served from the copies, from the tile of its complete
+        block, or from the row of a record at or past ``inline_from``; an entry that folds
+        pieces of the tree's right edge is computed once per store (``_folds``). None: a tile
+        is not stored or is damaged, or a subtree needs ``dta_nodes`` — the caller then
+        resolves the plan the general way.
+        """
+        parts: list[list[bytes]] = []
+        folded: list[tuple[list[bytes], tuple[tuple[int, int], ...]]] = []  # entries to fold
+        in_tiles: list[tuple[list[bytes], int, int, int]] = []  # (entry, position, tile, offset)
+        in_rows: list[tuple[list[bytes], int, int, int]] = []  # (entry, position, row, level)
+        with self._mutex:
+            if self._closed:
+                raise StorageError(f"{self._url}: store is closed")
+            try:
+                self._grow(size)
+                top, covered, copies = self._top, self._covered, self._copies
+                inline_from = self._inline_from
+                folds = self._folds
+                for entry in plan:
+                    hashes: list[bytes] = []
+                    parts.append(hashes)
+                    if len(entry) > 1:
+                        key = tuple(entry)
+                        h = folds.get(key)
+                        if h is not None:
+                            hashes.append(h)
+                            continue
+                        folded.append((hashes, key))
+                    for level, j in entry:
+                        if level >= top and j < covered >> level:
+                            hashes.append(copies[level][32 * j : 32 * j + 32])
+                            continue
+                        tile, offset, end = tile_of(level, j)
+                        if end <= size:
+                            in_tiles.append((hashes, len(hashes), tile, offset))
+                        else:
+                            row = ((j + 1) << level) - 1
+                            if level and row < inline_from:
+                                return None
+                            in_rows.append((hashes, len(hashes), row, level))
+                        hashes.append(b"")
+                tiles = list({t for _, _, t, _ in in_tiles})
+                rows = [r for _, _, r, _ in in_rows]
+                sql = _tiles_rows_sql(self._nodes_column, len(tiles), len(rows))
+                got: dict[tuple[int, int], tuple[bytes, bytes | None]] = {
+                    (kind, at): (first, second)
+                    for kind, at, first, second in self._conn.execute(sql, [*tiles, *rows])
+                }
+            except sqlite3.Error as exc:
+                raise StorageError(f"{self._url}: {exc}") from exc
+        for hashes, pos, tile, offset in in_tiles:
+            blob = got.get((0, tile), (b"", None))[0]
+            if len(blob) != TILE_BYTES:
+                return None
+            hashes[pos] = blob[offset : offset + 32]
+        for hashes, pos, row, level in in_rows:
+            leaf, nodes = got.get((1, row), (b"", None))
+            h = leaf if not level else (nodes or b"")[level * 32 - 32 : level * 32]
+            if len(h) != 32:
+                return None
+            hashes[pos] = bytes(h)
+        for hashes, key in folded:
+            if len(self._folds) >= _FOLDS:
+                self._folds.clear()
+            h = fold_peaks(hashes)
+            self._folds[key] = h
+            hashes[:] = [h]
+        return [h[0] for h in parts]
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """RFC 9162 consistency proof from ``old`` to ``new`` records.

@@ -1,16 +1,20 @@
-"""SQLite store tiles: the lower Merkle levels of each 64-record block in one row (ADR 0104).
+"""SQLite store tiles: six Merkle levels of each complete 64-node block in one row (ADR 0104).
 
 Rules this module enforces:
 
-* Tile ``t`` is the row ``dta_tiles(tile = t, hashes)`` for records ``64 t .. 64 t + 63``:
-  ``hashes`` is the concatenation of levels 0..5 of that block — its 64 leaf hashes, then the
-  32 level-1 subtree hashes, ... down to the 2 level-5 ones — 126 x 32 = 4,032 bytes, so a tile
-  fits in one 4 KiB database page and a proof's six lowest nodes are one page read.
+* Tile ``(k, t)`` covers tree levels ``6k .. 6k + 5`` of the block of 64 level-``6k`` nodes
+  ``64 t .. 64 t + 63`` (``k = 0``: the leaf hashes of records ``64 t .. 64 t + 63``). It is the
+  row ``dta_tiles(tile = k << 56 | t, hashes)``; ``hashes`` concatenates the block's 64 level-6k
+  hashes, then its 32 hashes one level up, ... down to the 2 of level ``6k + 5`` — 126 x 32 =
+  4,032 bytes, so a tile fits in one 4 KiB database page and a proof reads one tile per six
+  levels (at 1,000,000 records: one tile of level 0 plus tiles of levels 1 and 2 shared by
+  thousands of records).
 * A tile is written only for a complete block, in the same transaction as the record that
-  completes it, from the block's leaf hashes (:func:`make_tile`); triggers reject UPDATE and
-  DELETE, like the records. Tiles are a derived cache of hashes: a block without a tile (written
-  by an older release, or before the table existed) is read from the records' rows instead, and
-  ``fsck`` writes the missing tiles of a writable store. Verification never reads tiles.
+  completes it (:func:`make_tile`; the level-``6k + 6`` node that the next tile level takes is
+  :func:`tile_root`); triggers reject UPDATE and DELETE, like the records. Tiles are a derived
+  cache of hashes: a block without a tile (written by an older release, or before the table
+  existed) is read from the records' rows instead, and ``fsck`` writes the missing tiles of a
+  writable store. Verification never reads tiles.
 * The table is added by any writable open (``CREATE TABLE IF NOT EXISTS``, O(1), schema version
   unchanged: older releases ignore it and still read and append); a read-only open of a database
   without it reads rows only.
@@ -28,15 +32,18 @@ __all__ = [
     "TILE_LEAVES",
     "TILE_SQL",
     "make_tile",
-    "tile_slot",
+    "tile_id",
+    "tile_of",
+    "tile_root",
 ]
 
 TILE_HEIGHT = 6
 TILE_LEAVES = 1 << TILE_HEIGHT
-#: Levels 0..5 of a 64-leaf block: 64 + 32 + ... + 2 hashes.
+#: Levels 6k .. 6k + 5 of a 64-node block: 64 + 32 + ... + 2 hashes.
 TILE_BYTES = 32 * (2 * TILE_LEAVES - 2)
-#: Byte offset of level ``k``'s first hash in a tile.
-_OFFSET = tuple(32 * (2 * TILE_LEAVES - (2 * TILE_LEAVES >> k)) for k in range(TILE_HEIGHT))
+#: Byte offset of a tile's local level ``m``'s first hash.
+_OFFSET = tuple(32 * (2 * TILE_LEAVES - (2 * TILE_LEAVES >> m)) for m in range(TILE_HEIGHT))
+_K_SHIFT = 56
 _sha256 = hashlib.sha256
 
 #: Statements adding the tile table to a schema-2 database (idempotent).
@@ -48,24 +55,39 @@ TILE_SQL = (
         for op in ("UPDATE", "DELETE")
     ),
 )
-
 INSERT_TILE = "INSERT INTO dta_tiles (tile, hashes) VALUES (?, ?)"
 
 
-def make_tile(leaves: Sequence[bytes]) -> bytes:
-    """The tile of a complete block from its 64 leaf hashes (levels 0..5, see module rules)."""
-    if len(leaves) != TILE_LEAVES:
-        raise ValueError(f"a tile needs {TILE_LEAVES} leaf hashes, got {len(leaves)}")
-    level = list(leaves)
+def make_tile(nodes: Sequence[bytes]) -> bytes:
+    """The tile of a complete block from its 64 level-6k hashes (see module rules)."""
+    if len(nodes) != TILE_LEAVES:
+        raise ValueError(f"a tile needs {TILE_LEAVES} hashes, got {len(nodes)}")
+    level = list(nodes)
     parts = [b"".join(level)]
     for _ in range(1, TILE_HEIGHT):
         level = [
-            _sha256(b"\x01" + level[k] + level[k + 1]).digest() for k in range(0, len(level), 2)
+            _sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)
         ]
         parts.append(b"".join(level))
     return b"".join(parts)
 
 
-def tile_slot(level: int, j: int) -> tuple[int, int]:
-    """``(tile, byte offset)`` of subtree ``(level, j)``, ``0 <= level < TILE_HEIGHT``."""
-    return j >> (TILE_HEIGHT - level), _OFFSET[level] + 32 * (j & ((TILE_LEAVES >> level) - 1))
+def tile_root(tile: bytes) -> bytes:
+    """The level-``6k + 6`` hash of a tile's block (the fold of its two top hashes)."""
+    return _sha256(b"\x01" + tile[_OFFSET[-1] : _OFFSET[-1] + 64]).digest()
+
+
+def tile_id(k: int, t: int) -> int:
+    """Primary key of tile ``(k, t)``."""
+    return k << _K_SHIFT | t
+
+
+def tile_of(level: int, j: int) -> tuple[int, int, int]:
+    """``(tile id, byte offset, records the block spans to its end)`` of subtree ``(level, j)``.
+
+    The tile is stored only once the tree has at least the third value of records.
+    """
+    k, m = divmod(level, TILE_HEIGHT)
+    t = j >> (TILE_HEIGHT - m)
+    offset = _OFFSET[m] + 32 * (j & ((TILE_LEAVES >> m) - 1))
+    return k << _K_SHIFT | t, offset, (t + 1) << (TILE_HEIGHT * (k + 1))
