@@ -15,14 +15,19 @@ Rules this module enforces:
 * Regular files are yielded per directory together with the directory handle; the handle is
   reference counted so hashing threads can open files relative to it after the walk moved on.
   Empty directories carry no data and are not reported.
+* A directory's names and entry types may be read in C (``_speedups.scan_names``, ADR 0102):
+  the same names, in the same order, as ``os.scandir``; a directory with any entry that is
+  neither a regular file nor a directory by ``d_type`` (or of unknown type) is scanned with
+  ``os.scandir`` instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator
 
 import attrs
 
@@ -33,6 +38,10 @@ from dta.errors import InputError
 __all__ = ["DirHandle", "UnsafeEntry", "open_root", "special_kind", "walk"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_c_scan_names: Callable[[int], tuple[list[str], list[str], int]] | None = None
+if not os.environ.get("DTA_PURE_PYTHON"):
+    with contextlib.suppress(ImportError):  # built without a C compiler or this function
+        from dta._speedups import scan_names as _c_scan_names
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -140,6 +149,22 @@ def _scan_dir(
     unsafe: list[UnsafeEntry],
     known: Container[str],
 ) -> list[tuple[str, str]]:
+    if _c_scan_names is not None:
+        # The names and d_types os.scandir would give, in its order, read in C (no DirEntry
+        # per file). A directory holding anything but regular files and directories by
+        # d_type (links, special files, unknown types) is scanned below instead.
+        try:
+            names, dirs, others = _c_scan_names(handle.fd)
+        except OSError as exc:
+            unsafe.append(UnsafeEntry(prefix.rstrip("/") or ".", "unreadable", _why(exc)))
+            return []
+        if not others:
+            files = _regular_files(prefix, names, unsafe, known)
+            for name in dirs:
+                rel = prefix + name
+                if _name_ok(rel, name, prefix, unsafe, known):
+                    _push_dir(name, rel, handle, stack, unsafe)
+            return files
     try:
         with os.scandir(handle.fd) as iterator:
             entries = list(iterator)
@@ -157,19 +182,27 @@ def _scan_dir(
     else:
         names = [entry.name for entry, reg in zip(entries, regular, strict=True) if reg]
         rest = [entry for entry, reg in zip(entries, regular, strict=True) if not reg]
-    rels = [prefix + name for name in names]
-    if (known and all(map(known.__contains__, rels))) or plain_names(prefix, names):
-        files = list(zip(names, rels, strict=True))  # all proven safe in bulk
-    else:
-        files = []
-        for name, rel in zip(names, rels, strict=True):
-            problem = None if rel in known else child_problem(rel, name, not prefix)
-            if problem is None:
-                files.append((name, rel))
-            else:
-                unsafe.append(UnsafeEntry(rel, "unsafe-name", f"name {problem}"))
+    files = _regular_files(prefix, names, unsafe, known)
     for entry in rest:
         _other_entry(entry, handle, prefix, stack=stack, unsafe=unsafe, known=known)
+    return files
+
+
+def _regular_files(
+    prefix: str, names: list[str], unsafe: list[UnsafeEntry], known: Container[str]
+) -> list[tuple[str, str]]:
+    """``(name, path)`` of the regular files ``names`` whose paths are safe; the others are
+    reported as unsafe names."""
+    rels = [prefix + name for name in names]
+    if (known and all(map(known.__contains__, rels))) or plain_names(prefix, names):
+        return list(zip(names, rels, strict=True))  # all proven safe in bulk
+    files = []
+    for name, rel in zip(names, rels, strict=True):
+        problem = None if rel in known else child_problem(rel, name, not prefix)
+        if problem is None:
+            files.append((name, rel))
+        else:
+            unsafe.append(UnsafeEntry(rel, "unsafe-name", f"name {problem}"))
     return files
 
 
@@ -192,9 +225,7 @@ def _other_entry(
     """A directory (pushed on ``stack``) or an unsafe entry (reported), never followed."""
     name = entry.name
     rel = prefix + name
-    problem = None if rel in known else child_problem(rel, name, not prefix)
-    if problem is not None:
-        unsafe.append(UnsafeEntry(rel, "unsafe-name", f"name {problem}"))
+    if not _name_ok(rel, name, prefix, unsafe, known):
         return
     try:
         is_dir = entry.is_dir(follow_symlinks=False)
@@ -203,14 +234,7 @@ def _other_entry(
         unsafe.append(UnsafeEntry(rel, "unreadable", _why(exc)))
         return
     if is_dir:
-        try:
-            fd = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=handle.fd)
-        except OSError as exc:
-            unsafe.append(
-                UnsafeEntry(rel, "changed", f"directory changed during scan: {_why(exc)}")
-            )
-            return
-        stack.append((DirHandle(fd), rel + "/"))
+        _push_dir(name, rel, handle, stack, unsafe)
     elif stat.S_ISLNK(mode):
         unsafe.append(UnsafeEntry(rel, "symlink", _link_reason(name, handle.fd)))
     elif stat.S_ISREG(mode):
@@ -219,6 +243,33 @@ def _other_entry(
     else:
         kind, reason = special_kind(mode)
         unsafe.append(UnsafeEntry(rel, kind, reason))
+
+
+def _name_ok(
+    rel: str, name: str, prefix: str, unsafe: list[UnsafeEntry], known: Container[str]
+) -> bool:
+    """True if the entry's path is safe; otherwise it is reported (and never entered)."""
+    problem = None if rel in known else child_problem(rel, name, not prefix)
+    if problem is not None:
+        unsafe.append(UnsafeEntry(rel, "unsafe-name", f"name {problem}"))
+        return False
+    return True
+
+
+def _push_dir(
+    name: str,
+    rel: str,
+    handle: DirHandle,
+    stack: list[tuple[DirHandle, str]],
+    unsafe: list[UnsafeEntry],
+) -> None:
+    """Open a sub-directory without following a link and put it on the walk's stack."""
+    try:
+        fd = os.open(name, _DIR_FLAGS | _NOFOLLOW, dir_fd=handle.fd)
+    except OSError as exc:
+        unsafe.append(UnsafeEntry(rel, "changed", f"directory changed during scan: {_why(exc)}"))
+        return
+    stack.append((DirHandle(fd), rel + "/"))
 
 
 def _link_reason(name: str, dir_fd: int) -> str:
