@@ -189,7 +189,7 @@ def _verify_log(
             yield line
 
     try:
-        with AuditLog.open(entry.log, durability="none") as log:
+        with AuditLog.open(entry.log, readonly=True) as log:
             report = verify_lines(tap(log.store.lines()), [cp for _, cp, _ in verified])
     except StorageError as exc:
         raise StorageError(f"log of {entry.party} ({entry.log}): {exc}") from exc

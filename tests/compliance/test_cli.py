@@ -121,3 +121,38 @@ def test_report_strict_fails_unless_clean(world, tmp_path, capsys):
     assert run(["compliance", "report", *args, *key, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["signed"]["verdict"] == "discrepancies"
     assert run(["compliance", "report", *args, *key, "--strict"]) == 1
+
+
+def test_reconcile_reads_logs_without_writing_next_to_them(world, tmp_path, capsys):
+    """An auditor's reconcile leaves the partners' log files as found: no sidecar is rebuilt.
+
+    The sidecars are removed first, so a read-write open would recreate them.
+    """
+    import shutil
+
+    from tests.audit.test_readonly_tree import snapshot
+
+    args = _files(_world(world), tmp_path)
+    logs = [Path(a.partition("=")[2]) for a in args if a.endswith(".audit.jsonl")]
+    assert logs
+    for log in logs:
+        shutil.rmtree(f"{log}.nodes")
+    before = snapshot(world.root)
+    assert run(["compliance", "reconcile", *args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["discrepancies"] == []
+    assert snapshot(world.root) == before
+
+
+def test_transfer_status_reads_the_log_without_writing_next_to_it(world, tmp_path, capsys):
+    """``dta transfer status`` only reads: no sidecar appears beside the log it reads."""
+    import shutil
+
+    from tests.audit.test_readonly_tree import snapshot
+
+    _world(world)
+    log = next(a.log.url for a in world.actors.values())
+    shutil.rmtree(f"{log}.nodes")
+    before = snapshot(world.root)
+    assert run(["transfer", "status", "--log", log, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)
+    assert snapshot(world.root) == before

@@ -26,7 +26,7 @@ def transfer() -> None:
 def _records(path: str) -> list[Any]:
     from dta._cli._audit_common import open_intact
 
-    with open_intact(path) as log:
+    with open_intact(path, readonly=True) as log:
         return list(log.records())
 
 
