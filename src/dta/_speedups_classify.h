@@ -3,8 +3,8 @@
  * Included by _speedups.c; DTA_CLASSIFY_METHODS expands to this header's method-table entries
  * (each ending in a comma), or to nothing.
  *
- * classify_candidates(text: str) -> tuple[list[int], list[int]]
- *     (spans, anchors) for dta.classify._candidates, in one walk over the text.
+ * classify_candidates(text: str) -> tuple[list[int], list[int], list[int], list[int], list[int]]
+ *     (spans, anchors, assign, at, jwt) for dta.classify._candidates, in one walk over the text.
  *
  *     spans: the spans of _candidates.NUM.finditer(text), flattened: [s0, e0, s1, e1, ...]
  *     (character offsets, increasing, non-overlapping). The pattern is re-stated below as a
@@ -88,6 +88,26 @@ cls_push2(cls_buf *b, Py_ssize_t x, Py_ssize_t y)
     }
     b->v[b->len++] = x;
     b->v[b->len++] = y;
+    return 0;
+}
+
+static int
+cls_push1(cls_buf *b, Py_ssize_t x)
+{
+    if (b->len + 1 > b->cap) {
+        Py_ssize_t cap = b->cap ? b->cap * 2 : 64;
+        Py_ssize_t *v;
+        if (cap > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Py_ssize_t) / 2) {
+            return -1;
+        }
+        v = (Py_ssize_t *)realloc(b->v, (size_t)cap * sizeof(Py_ssize_t));
+        if (v == NULL) {
+            return -1;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    b->v[b->len++] = x;
     return 0;
 }
 
@@ -303,6 +323,14 @@ enum {
     CLS_G_SEAL = 18,
     CLS_GROUPS = 19,
 };
+/* Buffers: numeric spans, the anchor groups, then the marks. */
+enum {
+    CLS_B_NUM = 0,
+    CLS_B_ASSIGN = 1 + CLS_GROUPS, /* = : and the full-width colon, by position */
+    CLS_B_AT = 2 + CLS_GROUPS,     /* @ */
+    CLS_B_JWT = 3 + CLS_GROUPS,    /* eyJ */
+    CLS_BUFS = 4 + CLS_GROUPS,
+};
 
 static const char *const cls_aws[11] = {"KIA", "SIA", "BIA", "CCA", "GPA", "IDA",
                                         "ROA", "IPA", "NPA", "NVA", "PKA"};
@@ -326,12 +354,13 @@ static const struct {
 
 /* Per ASCII character: 1 it can start a numeric token ([0-9+(]); 2 it stops the next
  * character from starting one ([0-9_.+\-/]); 4 a keyword anchor is checked at it (the first
- * letter of an upper-case keyword, "p" of "assport", "f" of "onfidential", "-", "<", ":"). */
+ * letter of an upper-case keyword, "p" of "assport", "f" of "onfidential", "-", "<", ":");
+ * 8 it is a mark of the other passes ("=" and ":" assignments, "@", the "J" of "eyJ"). */
 static const unsigned char cls_tab[128] = {
     ['0'] = 3, ['1'] = 3, ['2'] = 3, ['3'] = 3, ['4'] = 3, ['5'] = 3, ['6'] = 3, ['7'] = 3,
     ['8'] = 3, ['9'] = 3, ['+'] = 3, ['('] = 1, ['_'] = 2, ['.'] = 2, ['/'] = 2, ['-'] = 6,
     ['A'] = 4, ['C'] = 4, ['E'] = 4, ['I'] = 4, ['O'] = 4, ['P'] = 4, ['T'] = 4, ['U'] = 4,
-    ['p'] = 4, ['f'] = 4, ['<'] = 4, [':'] = 4,
+    ['p'] = 4, ['f'] = 4, ['<'] = 4, [':'] = 12, ['='] = 8, ['@'] = 8, ['J'] = 8,
 };
 
 /* Second letters of the AWS prefixes (A + KIA SIA BIA CCA GPA IDA ROA IPA NPA NVA PKA). */
@@ -506,7 +535,7 @@ cls_cjk_at(int kind, const void *d, Py_ssize_t n, Py_ssize_t i, Py_UCS4 c, cls_b
 #undef CLS_SIMPLE
 #undef CLS_PUSH
 
-/* One walk over the text: numeric spans into g[0], anchors into g[1 + group]. */
+/* One walk over the text: numeric spans, anchors (g[1 + group]) and marks into g. */
 CLS_INLINE int
 cls_scan_k(int kind, const void *d, Py_ssize_t n, cls_buf *g)
 {
@@ -518,15 +547,38 @@ cls_scan_k(int kind, const void *d, Py_ssize_t n, cls_buf *g)
         Py_UCS4 c = cls_get(kind, d, i);
         unsigned f;
         if (c >= 128) {
-            if (kind != PyUnicode_1BYTE_KIND && (c == 0x5185 || c == 0x62A4 || c == 0x5BC6) &&
-                cls_cjk_at(kind, d, n, i, c, g) < 0) {
+            if (kind == PyUnicode_1BYTE_KIND) {
+                continue;
+            }
+            if (c == 0xFF1A) { /* full-width colon */
+                if (cls_push1(&g[CLS_B_ASSIGN], i) < 0) {
+                    return -1;
+                }
+            }
+            else if ((c == 0x5185 || c == 0x62A4 || c == 0x5BC6) &&
+                     cls_cjk_at(kind, d, n, i, c, g) < 0) {
                 return -1;
             }
             continue;
         }
         f = cls_tab[c];
-        if (!(f & 5)) {
+        if (!f) {
             continue;
+        }
+        if (f & 8) {
+            int rc = 0;
+            if (c == '=' || c == ':') {
+                rc = cls_push1(&g[CLS_B_ASSIGN], i);
+            }
+            else if (c == '@') {
+                rc = cls_push1(&g[CLS_B_AT], i);
+            }
+            else if (i >= 2 && cls_get(kind, d, i - 1) == 'y' && cls_get(kind, d, i - 2) == 'e') {
+                rc = cls_push1(&g[CLS_B_JWT], i - 2); /* eyJ */
+            }
+            if (rc < 0) {
+                return -1;
+            }
         }
         /* [0-9+(](?<![0-9_.+\-/].) then the branches; digits inside a run fail the look-behind */
         if ((f & 1) && i >= resume) {
@@ -534,7 +586,7 @@ cls_scan_k(int kind, const void *d, Py_ssize_t n, cls_buf *g)
             if (!(p < 128 && (cls_tab[p] & 2))) {
                 e = cls_num_at(kind, d, n, i);
                 if (e >= 0) {
-                    if (cls_push2(&g[0], i, e) < 0) {
+                    if (cls_push2(&g[CLS_B_NUM], i, e) < 0) {
                         return -1;
                     }
                     resume = e;
@@ -597,11 +649,11 @@ cls_to_list(const cls_buf *bufs, int count)
 static PyObject *
 speedups_classify_candidates(PyObject *module, PyObject *text)
 {
-    cls_buf g[1 + CLS_GROUPS];
+    cls_buf g[CLS_BUFS];
     int (*scan)(const void *, Py_ssize_t, cls_buf *);
     const void *d;
     Py_ssize_t n;
-    PyObject *spans = NULL, *anchors = NULL, *result = NULL;
+    PyObject *lists[5] = {NULL, NULL, NULL, NULL, NULL}, *result = NULL;
     int rc, b;
 
     (void)module;
@@ -632,13 +684,17 @@ speedups_classify_candidates(PyObject *module, PyObject *text)
     if (rc < 0) {
         PyErr_NoMemory();
     }
-    else if ((spans = cls_to_list(g, 1)) != NULL &&
-             (anchors = cls_to_list(g + 1, CLS_GROUPS)) != NULL) {
-        result = PyTuple_Pack(2, spans, anchors);
+    else if ((lists[0] = cls_to_list(g + CLS_B_NUM, 1)) != NULL &&
+             (lists[1] = cls_to_list(g + 1, CLS_GROUPS)) != NULL &&
+             (lists[2] = cls_to_list(g + CLS_B_ASSIGN, 1)) != NULL &&
+             (lists[3] = cls_to_list(g + CLS_B_AT, 1)) != NULL &&
+             (lists[4] = cls_to_list(g + CLS_B_JWT, 1)) != NULL) {
+        result = PyTuple_Pack(5, lists[0], lists[1], lists[2], lists[3], lists[4]);
     }
-    Py_XDECREF(spans);
-    Py_XDECREF(anchors);
-    for (b = 0; b < 1 + CLS_GROUPS; b++) {
+    for (b = 0; b < 5; b++) {
+        Py_XDECREF(lists[b]);
+    }
+    for (b = 0; b < CLS_BUFS; b++) {
         free(g[b].v);
     }
     return result;
@@ -760,8 +816,8 @@ speedups_classify_window(PyObject *module, PyObject *const *args, Py_ssize_t nar
 
 #define DTA_CLASSIFY_METHODS                                                                 \
     {"classify_candidates", speedups_classify_candidates, METH_O,                            \
-     "classify_candidates(text: str) -> tuple[list[int], list[int]]: numeric-token spans "   \
-     "and keyword anchors, flattened"},                                                      \
+     "classify_candidates(text: str) -> tuple[list[int], ...]: numeric-token spans, keyword " \
+     "anchors, assignment operators, @ and eyJ offsets"},                                                      \
     {"classify_fullwidth_utf8", speedups_classify_fullwidth_utf8, METH_O,                    \
      "classify_fullwidth_utf8(data: bytes) -> bool: UTF-8 of a full-width digit or letter"}, \
     {"classify_window", (PyCFunction)(void (*)(void))speedups_classify_window, METH_FASTCALL, \

@@ -35,7 +35,7 @@ needs_c = pytest.mark.skipif(
 # Characters every branch of NUM and every anchor looks at, plus characters of each str kind.
 ALPHABET = (
     "0123456789" * 3
-    + "+()-. _/\n\t:=<XxANYABCDEFGHIJKLMNOPQRSTUVWZabcxyz"
+    + "+()-. _/\n\t:=<@XxANYABCDEFGHIJKLMNOPQRSTUVWZabcefpxyz"
     + "０１９＋（"  # full-width forms (not normalised here)
     + "٠٣۵१৪๓"  # other decimal digits
     + "内部护照秘密机绝商业号码卡"
@@ -101,20 +101,30 @@ FRAGMENTS = (
     "X",
     "卡号",
     "。",
+    "=",
+    ":",
+    "：",
+    "@",
+    "eyJ",
+    "eyeyJJ",
+    "password=",
+    "a@b.co",
+    "::1",
 )
 
 
-def _c_candidates(text: str) -> tuple[list[int], list[int]]:
+def _c_candidates(text: str) -> _candidates.Candidates:
     assert C_CANDIDATES is not None
-    result: tuple[list[int], list[int]] = C_CANDIDATES(text)
+    result: _candidates.Candidates = C_CANDIDATES(text)
     return result
 
 
 def assert_same(text: str) -> None:
     """The C pass equals the regex / find passes on ``text``."""
-    spans, anchors = _c_candidates(text)
+    spans, anchors, ops, ats, jwts = _c_candidates(text)
     assert spans == _candidates.py_numeric_spans(text)
     assert anchors == _candidates.py_anchor_list(text)
+    assert (ops, ats, jwts) == _candidates.py_candidates(text)[2:]
 
 
 texts = st.builds(
@@ -196,6 +206,8 @@ def test_hostile_inputs_of_each_str_kind(mark: str) -> None:
         "P<" * 5000,
         "AKIA" * 5000,
         "秘密" * 5000,
+        "eyJ" * 5000,
+        "key=：:@" * 5000,
         "\ud800" * 100 + "4111111111111111" + "\udfff" * 100,
     ]
     for text in cases:

@@ -20,7 +20,8 @@ Rules this module enforces:
   same switch selects the C versions of the full-width test of raw UTF-8 blocks
   (:data:`c_fullwidth_utf8`) and of the context window (:data:`c_window`).
 * Results are flat lists: ``[start, end, ...]`` for tokens, ``[offset, word index, ...]`` for
-  anchors, the index into :data:`ANCHOR_WORDS`.
+  anchors, the index into :data:`ANCHOR_WORDS`; the same walk lists the offsets the other
+  passes start from (assignment operators ``=``/``:``/``：``, ``@``, ``eyJ``).
 """
 
 from __future__ import annotations
@@ -33,12 +34,15 @@ __all__ = [
     "ANCHOR_WORDS",
     "NUM",
     "SPEEDUPS",
+    "Candidates",
     "anchored",
     "c_fullwidth_utf8",
     "c_window",
     "candidates",
     "py_anchor_list",
+    "py_assign_positions",
     "py_candidates",
+    "py_marks",
     "py_numeric_spans",
     "use_speedups",
 ]
@@ -152,12 +156,40 @@ def py_numeric_spans(text: str) -> list[int]:
     return [x for m in NUM.finditer(text) for x in m.span()]
 
 
-def py_candidates(text: str) -> tuple[list[int], list[int]]:
-    """Numeric-token spans and keyword anchors of ``text`` (the regex and find passes)."""
-    return py_numeric_spans(text), py_anchor_list(text)
+def py_marks(text: str, mark: str) -> list[int]:
+    """Offsets of every occurrence of ``mark`` (one that cannot overlap itself)."""
+    found: list[int] = []
+    find = text.find
+    pos = find(mark)
+    while pos >= 0:
+        found.append(pos)
+        pos = find(mark, pos + len(mark))
+    return found
 
 
-candidates: Callable[[str], tuple[list[int], list[int]]] = py_candidates
+def py_assign_positions(text: str) -> list[int]:
+    """Offsets of ``=``, ``:`` and ``：`` (str.find is far faster than a regex class scan)."""
+    found = [*py_marks(text, "="), *py_marks(text, ":"), *py_marks(text, "：")]
+    found.sort()
+    return found
+
+
+Candidates = tuple[list[int], list[int], list[int], list[int], list[int]]
+
+
+def py_candidates(text: str) -> Candidates:
+    """Numeric-token spans, keyword anchors, assignment operators, ``@`` and ``eyJ`` offsets
+    of ``text`` (the regex and find passes)."""
+    return (
+        py_numeric_spans(text),
+        py_anchor_list(text),
+        py_assign_positions(text),
+        py_marks(text, "@"),
+        py_marks(text, "eyJ"),
+    )
+
+
+candidates: Callable[[str], Candidates] = py_candidates
 # C versions of _stream._has_fw_utf8 and _context._window (None: use the Python ones)
 c_fullwidth_utf8: Callable[[bytes], bool] | None = None
 c_window: Callable[[str, int, int, str, int, int], str] | None = None

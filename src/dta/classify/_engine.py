@@ -2,10 +2,11 @@
 
 Rules this module enforces:
 
-* Candidates come from cheap passes over the full text: numeric-token spans and keyword anchors
-  (:mod:`dta.classify._candidates`: one C walk each where the accelerator is built, a regex and
-  ``str.find`` scans otherwise, with the same results), and ``str.find`` for ``eyJ`` (JWT),
-  ``@`` (e-mail) and assignment operators ``=``/``:``/``：`` (secrets, IPv6).
+* Candidates come from cheap passes over the full text (:mod:`dta.classify._candidates`: one C
+  walk where the accelerator is built, a regex and ``str.find`` scans otherwise, with the same
+  results): numeric-token spans, keyword anchors, and the offsets of ``eyJ`` (JWT), ``@``
+  (e-mail) and assignment operators ``=``/``:``/``：`` (secrets, IPv6). A pass that resumed a
+  ``str.find`` after a hit skips the offsets before that point, so it visits the same ones.
 * A numeric token glued to ASCII letters is not an identifier, except the shapes that legally
   contain letters: IBAN (two letters before), USCC (a registration-authority letter A/N/Y
   before, letters after) and ECCN (letters after).
@@ -257,23 +258,10 @@ def _pass_keywords(text: str, anchors: list[int], extra: Extra, out: list[Hit]) 
             out.append(hit)
 
 
-def _assign_positions(text: str) -> list[int]:
-    """Offsets of ``=``, ``:`` and ``：`` (str.find is far faster than a regex class scan)."""
-    found: list[int] = []
-    find = text.find
-    for op in ("=", ":", "："):
-        pos = find(op)
-        while pos >= 0:
-            found.append(pos)
-            pos = find(op, pos + 1)
-    found.sort()
-    return found
-
-
-def _pass_assign(text: str, extra: Extra, out: list[Hit]) -> None:
+def _pass_assign(text: str, ops: list[int], extra: Extra, out: list[Hit]) -> None:
     skip = -1
     match = _ASSIGN.match
-    for pos in _assign_positions(text):
+    for pos in ops:
         if pos < skip or match(text, pos) is None:
             continue
         if text[pos] == ":" and _IP6_AHEAD.match(text, pos):
@@ -290,24 +278,28 @@ def _pass_assign(text: str, extra: Extra, out: list[Hit]) -> None:
                 skip = hit.end
 
 
-def _pass_jwt(text: str, out: list[Hit]) -> None:
-    pos = text.find("eyJ")
-    while pos >= 0:
+def _pass_jwt(text: str, starts: list[int], out: list[Hit]) -> None:
+    resume = 0  # as a find from here: the next "eyJ" after the last hit (or occurrence)
+    for pos in starts:
+        if pos < resume:
+            continue
         hit = jwt_hit(text, pos) if pos == 0 or text[pos - 1] not in _ALNUM else None
         if hit is not None:
             out.append(hit)
-        pos = text.find("eyJ", hit.end if hit is not None else pos + 3)
+        resume = hit.end if hit is not None else pos + 3
 
 
-def _pass_email(text: str, out: list[Hit]) -> None:
-    at = text.find("@")
-    while at >= 0:
+def _pass_email(text: str, ats: list[int], out: list[Hit]) -> None:
+    resume = 0  # as a find from here: the next "@" after the last address (or "@")
+    for at in ats:
+        if at < resume:
+            continue
         hit = email_hit(text, at)
         if hit is not None:
             out.append(hit)
-            at = text.find("@", hit.end)
+            resume = hit.end
         else:
-            at = text.find("@", at + 1)
+            resume = at + 1
 
 
 _VALIDATED_RANK = {"valid": 2, "rule": 1}
@@ -342,14 +334,15 @@ def scan(text: str, extra: Extra = None) -> list[Hit]:
         Non-overlapping hits sorted by offset, every likelihood included (callers filter).
     """
     out: list[Hit] = []
-    spans, anchors = _candidates.candidates(text)
+    spans, anchors, ops, ats, jwts = _candidates.candidates(text)
     try:
         _pass_numeric(text, spans, extra, out)
         _pass_keywords(text, anchors, extra, out)
-        _pass_assign(text, extra, out)
+        _pass_assign(text, ops, extra, out)
     finally:
         forget_context()
-    _pass_jwt(text, out)  # its first find is the presence check (a second scan cost as much)
-    if "@" in text:
-        _pass_email(text, out)
+    if jwts:
+        _pass_jwt(text, jwts, out)
+    if ats:
+        _pass_email(text, ats, out)
     return resolve(out) if len(out) > 1 else out
