@@ -27,6 +27,7 @@ import attrs
 
 from dta._hashing import Chunk, hash_tree, progress_display
 from dta._paths import CollisionIndex, all_safe_and_distinct, path_problem
+from dta._tree import KnownFiles
 from dta.errors import ManifestError
 
 __all__ = ["Finding", "TreeCheck", "check_items", "iter_items", "verify_tree"]
@@ -290,8 +291,10 @@ def verify_tree(
     findings: list[Finding] = []
 
     def select(files: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        if all(map(index.__contains__, map(_REL, files))):
-            return files  # the usual case, proven at C speed
+        if (type(files) is KnownFiles and files.known is index) or all(
+            map(index.__contains__, map(_REL, files))
+        ):
+            return files  # the usual case: proven by the walk, or here at C speed
         chosen = [f for f in files if f[1] in index]
         extra.extend(rel for _, rel in files if rel not in index)
         return chosen

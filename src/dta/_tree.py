@@ -27,7 +27,7 @@ import contextlib
 import os
 import stat
 import threading
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 
 import attrs
 
@@ -35,7 +35,7 @@ from dta._hashing_worker import special_kind
 from dta._paths import child_problem, plain_names
 from dta.errors import InputError
 
-__all__ = ["DirHandle", "UnsafeEntry", "open_root", "special_kind", "walk"]
+__all__ = ["DirHandle", "KnownFiles", "UnsafeEntry", "open_root", "special_kind", "walk"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _c_scan_names: Callable[[int], tuple[list[str], list[str], int]] | None = None
@@ -63,6 +63,17 @@ class UnsafeEntry:
     def to_dict(self) -> dict[str, str]:
         """Return ``{"path", "kind", "reason"}``."""
         return {"path": self.path, "kind": self.kind, "reason": self.reason}
+
+
+class KnownFiles(list[tuple[str, str]]):
+    """A directory's ``(name, path)`` list whose every path is in ``known`` (the container the
+    walk was given), so a caller selecting by that same container need not look again."""
+
+    __slots__ = ("known",)
+
+    def __init__(self, files: Iterable[tuple[str, str]], known: Container[str]) -> None:
+        super().__init__(files)
+        self.known = known
 
 
 class DirHandle:
@@ -194,7 +205,9 @@ def _regular_files(
     """``(name, path)`` of the regular files ``names`` whose paths are safe; the others are
     reported as unsafe names."""
     rels = [prefix + name for name in names]
-    if (known and all(map(known.__contains__, rels))) or plain_names(prefix, names):
+    if known and all(map(known.__contains__, rels)):
+        return KnownFiles(zip(names, rels, strict=True), known)  # all proven safe in bulk
+    if plain_names(prefix, names):
         return list(zip(names, rels, strict=True))  # all proven safe in bulk
     files = []
     for name, rel in zip(names, rels, strict=True):

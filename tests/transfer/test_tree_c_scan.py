@@ -189,3 +189,25 @@ def test_scan_names_leaks_nothing(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert grown < 16 * 1024
+
+
+def test_known_files_only_when_every_path_is_known(tmp_path: Path) -> None:
+    """A directory is marked all-known (so verify's selection skips its lookups) only when
+    every one of its paths is in the container the walk was given; an unlisted file anywhere
+    in it leaves a plain list that verify checks path by path (and reports as extra)."""
+    root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    for name in ("x", "y"):
+        (root / "a" / name).write_bytes(b"1")
+        (root / "b" / name).write_bytes(b"2")
+    known = {"a/x": 0, "a/y": 1, "b/x": 2}
+    unsafe: list[UnsafeEntry] = []
+    seen = {}
+    for _, files in walk(root, unsafe, known):
+        if files:
+            seen[files[0][1].split("/")[0]] = files
+    assert type(seen["a"]) is _tree.KnownFiles
+    assert seen["a"].known is known
+    assert type(seen["b"]) is list
+    assert sorted(seen["b"]) == [("x", "b/x"), ("y", "b/y")]
