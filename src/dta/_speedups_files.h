@@ -550,7 +550,7 @@ speedups_paths_safe_distinct(PyObject *module, PyObject *paths)
     mask = cap - 1;
     table = PyMem_Calloc(cap, sizeof(dta_key_t));
     if (table == NULL) {
-        return PyErr_NoMemory();
+        Py_RETURN_FALSE;  /* not proven here: the Python check decides */
     }
     /* Every path once: no two equal after lowercasing. */
     for (i = 0; i < n && ok; i++) {
