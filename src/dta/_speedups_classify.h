@@ -42,6 +42,9 @@
  * character class accepts, outside [0, n)).
  */
 #include <stdlib.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
 
 #if defined(__GNUC__)
 #define CLS_INLINE static inline __attribute__((always_inline))
@@ -535,65 +538,130 @@ cls_cjk_at(int kind, const void *d, Py_ssize_t n, Py_ssize_t i, Py_UCS4 c, cls_b
 #undef CLS_SIMPLE
 #undef CLS_PUSH
 
-/* One walk over the text: numeric spans, anchors (g[1 + group]) and marks into g. */
+/* The work at text[i] = c of the walk (any c); -1 when out of memory. */
+CLS_INLINE int
+cls_char_k(int kind, const void *d, Py_ssize_t n, Py_ssize_t i, Py_UCS4 c, cls_buf *g,
+           cls_next *nx, Py_ssize_t *resume)
+{
+    unsigned f;
+    Py_ssize_t e;
+
+    if (c >= 128) {
+        if (kind == PyUnicode_1BYTE_KIND) {
+            return 0;
+        }
+        if (c == 0xFF1A) { /* full-width colon */
+            return cls_push1(&g[CLS_B_ASSIGN], i);
+        }
+        if (c == 0x5185 || c == 0x62A4 || c == 0x5BC6) {
+            return cls_cjk_at(kind, d, n, i, c, g);
+        }
+        return 0;
+    }
+    f = cls_tab[c];
+    if (!f) {
+        return 0;
+    }
+    if (f & 8) {
+        int rc = 0;
+        if (c == '=' || c == ':') {
+            rc = cls_push1(&g[CLS_B_ASSIGN], i);
+        }
+        else if (c == '@') {
+            rc = cls_push1(&g[CLS_B_AT], i);
+        }
+        else if (i >= 2 && cls_get(kind, d, i - 1) == 'y' && cls_get(kind, d, i - 2) == 'e') {
+            rc = cls_push1(&g[CLS_B_JWT], i - 2); /* eyJ */
+        }
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    /* [0-9+(](?<![0-9_.+\-/].) then the branches; digits inside a run fail the look-behind */
+    if ((f & 1) && i >= *resume) {
+        Py_UCS4 p = i > 0 ? cls_get(kind, d, i - 1) : CLS_NONE;
+        if (!(p < 128 && (cls_tab[p] & 2))) {
+            e = cls_num_at(kind, d, n, i);
+            if (e >= 0) {
+                if (cls_push2(&g[CLS_B_NUM], i, e) < 0) {
+                    return -1;
+                }
+                *resume = e;
+            }
+        }
+    }
+    if ((f & 4) && cls_anchor_at(kind, d, n, i, c, nx, g) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* One walk over the text: numeric spans, anchors (g[1 + group]) and marks into g. With SSE2,
+ * a 1- or 2-byte str is tested 16 or 8 characters at a time against a superset of the
+ * characters cls_char_k acts on ([(-=] and [@-U] by range, p, f, and the four CJK characters
+ * by value); only those characters are visited. Every other character is one cls_char_k
+ * ignores (cls_tab 0 or 2: a look-behind-only character is read through cls_get). */
 CLS_INLINE int
 cls_scan_k(int kind, const void *d, Py_ssize_t n, cls_buf *g)
 {
     cls_next nx;
-    Py_ssize_t i, e, resume = 0; /* no numeric token starts before resume (finditer) */
+    Py_ssize_t i = 0, resume = 0; /* no numeric token starts before resume (finditer) */
 
     memset(&nx, 0, sizeof nx);
-    for (i = 0; i < n; i++) {
-        Py_UCS4 c = cls_get(kind, d, i);
-        unsigned f;
-        if (c >= 128) {
-            if (kind == PyUnicode_1BYTE_KIND) {
-                continue;
-            }
-            if (c == 0xFF1A) { /* full-width colon */
-                if (cls_push1(&g[CLS_B_ASSIGN], i) < 0) {
+#if defined(__SSE2__) && defined(__GNUC__)
+    if (kind == PyUnicode_2BYTE_KIND) {
+        const Py_UCS2 *u = (const Py_UCS2 *)d;
+        /* v in [lo, lo + w) <=> (int16)(v + 0x8000 - lo) < -0x8000 + w */
+        const __m128i b1 = _mm_set1_epi16((short)(0x8000 - 0x28));
+        const __m128i l1 = _mm_set1_epi16((short)(-0x8000 + (0x3E - 0x28)));
+        const __m128i b2 = _mm_set1_epi16((short)(0x8000 - 0x40));
+        const __m128i l2 = _mm_set1_epi16((short)(-0x8000 + (0x56 - 0x40)));
+        const __m128i cp = _mm_set1_epi16('p'), cf = _mm_set1_epi16('f');
+        const __m128i k1 = _mm_set1_epi16((short)0x5185), k2 = _mm_set1_epi16((short)0x62A4);
+        const __m128i k3 = _mm_set1_epi16((short)0x5BC6), k4 = _mm_set1_epi16((short)0xFF1A);
+        for (; i + 8 <= n; i += 8) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(u + i));
+            __m128i m = _mm_or_si128(_mm_cmplt_epi16(_mm_add_epi16(v, b1), l1),
+                                     _mm_cmplt_epi16(_mm_add_epi16(v, b2), l2));
+            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi16(v, cp), _mm_cmpeq_epi16(v, cf)));
+            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi16(v, k1), _mm_cmpeq_epi16(v, k2)));
+            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi16(v, k3), _mm_cmpeq_epi16(v, k4)));
+            unsigned mask = (unsigned)_mm_movemask_epi8(m) & 0x5555u;
+            while (mask) {
+                Py_ssize_t j = i + (Py_ssize_t)(__builtin_ctz(mask) >> 1);
+                mask &= mask - 1;
+                if (cls_char_k(kind, d, n, j, u[j], g, &nx, &resume) < 0) {
                     return -1;
                 }
             }
-            else if ((c == 0x5185 || c == 0x62A4 || c == 0x5BC6) &&
-                     cls_cjk_at(kind, d, n, i, c, g) < 0) {
-                return -1;
-            }
-            continue;
         }
-        f = cls_tab[c];
-        if (!f) {
-            continue;
-        }
-        if (f & 8) {
-            int rc = 0;
-            if (c == '=' || c == ':') {
-                rc = cls_push1(&g[CLS_B_ASSIGN], i);
-            }
-            else if (c == '@') {
-                rc = cls_push1(&g[CLS_B_AT], i);
-            }
-            else if (i >= 2 && cls_get(kind, d, i - 1) == 'y' && cls_get(kind, d, i - 2) == 'e') {
-                rc = cls_push1(&g[CLS_B_JWT], i - 2); /* eyJ */
-            }
-            if (rc < 0) {
-                return -1;
-            }
-        }
-        /* [0-9+(](?<![0-9_.+\-/].) then the branches; digits inside a run fail the look-behind */
-        if ((f & 1) && i >= resume) {
-            Py_UCS4 p = i > 0 ? cls_get(kind, d, i - 1) : CLS_NONE;
-            if (!(p < 128 && (cls_tab[p] & 2))) {
-                e = cls_num_at(kind, d, n, i);
-                if (e >= 0) {
-                    if (cls_push2(&g[CLS_B_NUM], i, e) < 0) {
-                        return -1;
-                    }
-                    resume = e;
+    }
+    else if (kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *u = (const Py_UCS1 *)d;
+        /* v in [lo, lo + w) <=> (int8)(v + 0x80 - lo) < -0x80 + w */
+        const __m128i b1 = _mm_set1_epi8((char)(0x80 - 0x28));
+        const __m128i l1 = _mm_set1_epi8((char)(-0x80 + (0x3E - 0x28)));
+        const __m128i b2 = _mm_set1_epi8((char)(0x80 - 0x40));
+        const __m128i l2 = _mm_set1_epi8((char)(-0x80 + (0x56 - 0x40)));
+        const __m128i cp = _mm_set1_epi8('p'), cf = _mm_set1_epi8('f');
+        for (; i + 16 <= n; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(u + i));
+            __m128i m = _mm_or_si128(_mm_cmplt_epi8(_mm_add_epi8(v, b1), l1),
+                                     _mm_cmplt_epi8(_mm_add_epi8(v, b2), l2));
+            m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, cp), _mm_cmpeq_epi8(v, cf)));
+            unsigned mask = (unsigned)_mm_movemask_epi8(m);
+            while (mask) {
+                Py_ssize_t j = i + (Py_ssize_t)__builtin_ctz(mask);
+                mask &= mask - 1;
+                if (cls_char_k(kind, d, n, j, u[j], g, &nx, &resume) < 0) {
+                    return -1;
                 }
             }
         }
-        if ((f & 4) && cls_anchor_at(kind, d, n, i, c, &nx, g) < 0) {
+    }
+#endif
+    for (; i < n; i++) {
+        if (cls_char_k(kind, d, n, i, cls_get(kind, d, i), g, &nx, &resume) < 0) {
             return -1;
         }
     }
