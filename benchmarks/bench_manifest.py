@@ -27,6 +27,10 @@ Figures, all measured in this one run:
 ``_hash_small_run`` instead of the C one, ADR 0102), with the load average
 before and after: the quick A/B figure for the verify path.
 
+Before every timed call, dirty pages are written out (``os.sync``, not timed): the copies
+``make_bag`` needs and the manifests written would otherwise be flushed by the kernel during a
+later measurement, taking CPU from whichever side runs then.
+
 Trees are generated once under ``benchmarks/.cache/manifest`` (gitignored); the 256 MiB files
 are deleted after the run. ``DTA_BENCH_QUICK=1`` shrinks every size.
 """
@@ -104,11 +108,18 @@ def _verify(tree: Path, manifest: Path | Any, mode: str = "auto") -> None:
         raise RuntimeError(f"verify failed: {check.findings[:3]}")
 
 
+def _settle() -> None:
+    """Write dirty pages out (untimed) before a timed call, so the kernel's writeback of an
+    earlier copy or manifest does not take CPU from the next measurement, whichever it is."""
+    os.sync()
+
+
 def _timed_rounds(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
     """Median seconds of each function, run in interleaved rounds (load drifts hit all alike)."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
+            _settle()
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
@@ -126,6 +137,7 @@ def _bagit_rows(count: int, repeat: int) -> list[Row]:
     def make_bag() -> None:
         shutil.rmtree(bag_dir, ignore_errors=True)
         shutil.copytree(tree, bag_dir)  # make_bag moves the files: a fresh copy, not timed
+        _settle()
         start = time.perf_counter()
         bagit.make_bag(str(bag_dir), processes=1, checksums=["sha256"])
         create_times["bagit"].append(time.perf_counter() - start)
@@ -135,6 +147,7 @@ def _bagit_rows(count: int, repeat: int) -> list[Row]:
     for _ in range(repeat):
         make_bag()
         for mode in modes:
+            _settle()
             start = time.perf_counter()
             _build(tree, manifest, mode=mode)
             create_times.setdefault(mode, []).append(time.perf_counter() - start)
@@ -337,6 +350,7 @@ def _alternating(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str,
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for round_index in range(repeat + 1):
         for name, fn in fns.items():
+            _settle()
             start = time.perf_counter()
             fn()
             if round_index:

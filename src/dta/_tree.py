@@ -38,11 +38,11 @@ from dta.errors import InputError
 __all__ = ["DirHandle", "KnownFiles", "UnsafeEntry", "open_root", "special_kind", "walk"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _c_scan_names: Callable[[int], tuple[list[str], list[str], int]] | None = None
 if not os.environ.get("DTA_PURE_PYTHON"):
     with contextlib.suppress(ImportError):  # built without a C compiler or this function
         from dta._speedups import scan_names as _c_scan_names
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 @attrs.frozen
