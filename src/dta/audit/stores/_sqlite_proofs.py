@@ -315,74 +315,69 @@ class NodeReader:
     def _inclusion_from_tiles(self, plan: Plan, size: int) -> list[bytes] | None:
         """An inclusion proof read in one statement: tiles, and rows for what no tile covers.
 
-        Every subtree of the plan is served from the copies, from the tile of its complete
-        block, or from the row of a record at or past ``inline_from``; an entry that folds
-        pieces of the tree's right edge is computed once per store (``_folds``). None: a tile
-        is not stored or is damaged, or a subtree needs ``dta_nodes`` — the caller then
-        resolves the plan the general way.
+        A single-subtree entry is served from the copies, from the tile of its complete block,
+        or from the row of a record at or past ``inline_from``; an entry that folds pieces of
+        the tree's right edge is computed once per store (``_folds``, read the general way the
+        first time). None: a tile is not stored or is damaged, or a subtree needs
+        ``dta_nodes`` — the caller then resolves the plan the general way.
         """
-        parts: list[list[bytes]] = []
-        folded: list[tuple[list[bytes], tuple[tuple[int, int], ...]]] = []  # entries to fold
-        in_tiles: list[tuple[list[bytes], int, int, int]] = []  # (entry, position, tile, offset)
-        in_rows: list[tuple[list[bytes], int, int, int]] = []  # (entry, position, row, level)
+        proof: list[bytes] = []
+        in_tiles: list[tuple[int, int, int]] = []  # (position, tile, byte offset)
+        in_rows: list[tuple[int, int, int]] = []  # (position, row, level)
         with self._mutex:
             if self._closed:
                 raise StorageError(f"{self._url}: store is closed")
+            self._grow(size)
+            top, covered, copies = self._top, self._covered, self._copies
+            folds = self._folds
+            for entry in plan:
+                if len(entry) == 1:
+                    level, j = entry[0]
+                    if level >= top and j < covered >> level:
+                        proof.append(copies[level][32 * j : 32 * j + 32])
+                        continue
+                    tile, offset, end = tile_of(level, j)
+                    if end <= size:
+                        in_tiles.append((len(proof), tile, offset))
+                    else:
+                        row = ((j + 1) << level) - 1
+                        if level and row < self._inline_from:
+                            return None
+                        in_rows.append((len(proof), row, level))
+                    proof.append(b"")
+                    continue
+                key = tuple(entry)
+                h = folds.get(key)
+                if h is None:
+                    found = self.fetch(entry, size, grow=False)
+                    h = fold_peaks([found[k] for k in entry])
+                    if len(folds) >= _FOLDS:
+                        folds.clear()
+                    folds[key] = h
+                proof.append(h)
+            tiles = list({t for _, t, _ in in_tiles})
+            sql = _tiles_rows_sql(self._nodes_column, len(tiles), len(in_rows))
             try:
-                self._grow(size)
-                top, covered, copies = self._top, self._covered, self._copies
-                inline_from = self._inline_from
-                folds = self._folds
-                for entry in plan:
-                    hashes: list[bytes] = []
-                    parts.append(hashes)
-                    if len(entry) > 1:
-                        key = tuple(entry)
-                        h = folds.get(key)
-                        if h is not None:
-                            hashes.append(h)
-                            continue
-                        folded.append((hashes, key))
-                    for level, j in entry:
-                        if level >= top and j < covered >> level:
-                            hashes.append(copies[level][32 * j : 32 * j + 32])
-                            continue
-                        tile, offset, end = tile_of(level, j)
-                        if end <= size:
-                            in_tiles.append((hashes, len(hashes), tile, offset))
-                        else:
-                            row = ((j + 1) << level) - 1
-                            if level and row < inline_from:
-                                return None
-                            in_rows.append((hashes, len(hashes), row, level))
-                        hashes.append(b"")
-                tiles = list({t for _, _, t, _ in in_tiles})
-                rows = [r for _, _, r, _ in in_rows]
-                sql = _tiles_rows_sql(self._nodes_column, len(tiles), len(rows))
-                got: dict[tuple[int, int], tuple[bytes, bytes | None]] = {
+                got = {
                     (kind, at): (first, second)
-                    for kind, at, first, second in self._conn.execute(sql, [*tiles, *rows])
+                    for kind, at, first, second in self._conn.execute(
+                        sql, [*tiles, *(r for _, r, _ in in_rows)]
+                    )
                 }
             except sqlite3.Error as exc:
                 raise StorageError(f"{self._url}: {exc}") from exc
-        for hashes, pos, tile, offset in in_tiles:
+        for pos, tile, offset in in_tiles:
             blob = got.get((0, tile), (b"", None))[0]
             if len(blob) != TILE_BYTES:
                 return None
-            hashes[pos] = blob[offset : offset + 32]
-        for hashes, pos, row, level in in_rows:
+            proof[pos] = blob[offset : offset + 32]
+        for pos, row, level in in_rows:
             leaf, nodes = got.get((1, row), (b"", None))
             h = leaf if not level else (nodes or b"")[level * 32 - 32 : level * 32]
             if len(h) != 32:
                 return None
-            hashes[pos] = bytes(h)
-        for hashes, key in folded:
-            if len(self._folds) >= _FOLDS:
-                self._folds.clear()
-            h = fold_peaks(hashes)
-            self._folds[key] = h
-            hashes[:] = [h]
-        return [h[0] for h in parts]
+            proof[pos] = bytes(h)
+        return proof
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """RFC 9162 consistency proof from ``old`` to ``new`` records.
