@@ -16,7 +16,8 @@ Rules this module enforces (ADR 0058, 0104):
   schema's triggers, and a subtree is stored only once its last record is), so a copy stays
   right whatever other processes append; a proof at a size past ``covered`` first extends the
   copies to that size, and fails like a direct read when the rows are not there. The same holds
-  for the memo of right-edge folds (a function of stored hashes). Rows changed behind SQLite's
+  for the memo of right-edge folds (a function of stored hashes) and for the tiles of levels
+  >= 6 an inclusion proof has read (1 in 64 of all tiles, at most ``_UPPER_TILES`` held). Rows changed behind SQLite's
   back (triggers dropped) are tampering, which verification detects: it recomputes every hash
   and never reads stored ones.
 * What is copied grows with use (ski rental): after ``q`` proofs the copies hold the levels of
@@ -33,7 +34,7 @@ from collections.abc import Sequence
 
 from dta.audit._merkle import EMPTY_ROOT, fold_peaks
 from dta.audit.stores._sqlite_nodes import Plan, consistency_plan, inclusion_plan, root_plan
-from dta.audit.stores._sqlite_tiles import TILE_BYTES, tile_of
+from dta.audit.stores._sqlite_tiles import TILE_BYTES, tile_id, tile_of
 from dta.errors import StorageError
 
 __all__ = ["RAMP", "TILED_TOP_NODES", "TOP_NODES", "NodeReader"]
@@ -46,6 +47,8 @@ TILED_TOP_NODES = 1024
 #: Nodes of a level that may be copied per proof served before it (amortised row reads).
 RAMP = 64
 _FOLDS = 1024
+_UPPER_TILES = 1024  # 4 MiB of tiles of levels >= 6 held at most
+_UPPER_TILE = tile_id(1, 0)
 _NO_LEVEL = 63  # "no level copied": every real level is below
 _IN_SQL: dict[tuple[str, int], str] = {}
 #: Rows ``first, first + step, ... <= last``, each a primary-key lookup (CROSS JOIN keeps the
@@ -125,6 +128,8 @@ class NodeReader:
         # Right folds of the plan entries that cut the tree's right edge, by their subtrees
         # (a function of stored hashes, which never change; ``_FOLDS`` entries at most).
         self._folds: dict[tuple[tuple[int, int], ...], bytes] = {}
+        # Tiles of levels >= 6 read so far (1 in 64 of all tiles; immutable once stored).
+        self._upper_tiles: dict[int, bytes] = {}
 
     def close(self) -> None:
         """Refuse every later read (the store closes the connection)."""
@@ -355,7 +360,8 @@ class NodeReader:
                         folds.clear()
                     folds[key] = h
                 proof.append(h)
-            tiles = list({t for _, t, _ in in_tiles})
+            held = self._upper_tiles
+            tiles = list({t for _, t, _ in in_tiles if t not in held})
             sql = _tiles_rows_sql(self._nodes_column, len(tiles), len(in_rows))
             try:
                 got = {
@@ -366,8 +372,14 @@ class NodeReader:
                 }
             except sqlite3.Error as exc:
                 raise StorageError(f"{self._url}: {exc}") from exc
+            for tile in tiles:
+                blob = got.get((0, tile), (b"", None))[0]
+                if tile >= _UPPER_TILE and len(blob) == TILE_BYTES:
+                    if len(held) >= _UPPER_TILES:
+                        held.clear()
+                    held[tile] = blob
         for pos, tile, offset in in_tiles:
-            blob = got.get((0, tile), (b"", None))[0]
+            blob = held.get(tile) or got.get((0, tile), (b"", None))[0]
             if len(blob) != TILE_BYTES:
                 return None
             proof[pos] = blob[offset : offset + 32]
