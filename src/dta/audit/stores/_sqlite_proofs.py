@@ -17,9 +17,9 @@ Rules this module enforces (ADR 0058, 0104):
   right whatever other processes append; a proof at a size past ``covered`` first extends the
   copies to that size, and fails like a direct read when the rows are not there. The same holds
   for the memo of right-edge folds (a function of stored hashes) and for the tiles of levels
-  >= 6 an inclusion proof has read (1 in 64 of all tiles, at most ``_UPPER_TILES`` held). Rows changed behind SQLite's
-  back (triggers dropped) are tampering, which verification detects: it recomputes every hash
-  and never reads stored ones.
+  >= 6 an inclusion proof has read (1 in 64 of all tiles, at most ``_UPPER_TILES`` held).
+  Rows changed behind SQLite's back (triggers dropped) are tampering, which verification
+  detects: it recomputes every hash and never reads stored ones.
 * What is copied grows with use (ski rental): after ``q`` proofs the copies hold the levels of
   at most ``min(RAMP * q, bound)`` nodes each (``TILED_TOP_NODES`` with tiles, else
   ``TOP_NODES``), so a one-off proof reads no more rows than it needs, and a copy's lowest
