@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _harness import Row, median_time, quick  # noqa: E402
-from dta.classify import load_policy  # noqa: E402
+from dta.classify import _candidates, load_policy  # noqa: E402
 from dta.classify._detectors_financial import iban_problem  # noqa: E402
 from dta.classify._detectors_national import region_known  # noqa: E402
 from dta.classify._report import Collector, ReportContext  # noqa: E402
@@ -134,6 +134,10 @@ def main() -> list[Row]:
     """Run the classification benchmark and return its rows."""
     size = (2 if quick() else 16) * 1024 * 1024
     rows = []
+    # ADR 0103: the candidate pass runs in C where dta._speedups is built (DTA_NO_SPEEDUPS=1
+    # selects the pure-Python passes, which give the same findings)
+    path = "C accelerator" if _candidates.SPEEDUPS else "pure Python"
+    print(f"classification candidate pass: {path}", flush=True)
     dense = mixed_corpus(size).encode("utf-8")
     sparse = mixed_corpus(size, every=12).encode("utf-8")
     repeat = 3
