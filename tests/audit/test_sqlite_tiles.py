@@ -224,3 +224,23 @@ def test_second_tile_level_written_and_read_across_4096_records(tmp_path: Path) 
             assert store.root(size) == tree.root(size)
             assert store.consistency_proof(1000, size) == tree.consistency_proof(1000, size)
         assert b.fsck()["ok"]
+
+
+def test_held_upper_tiles_bounded_and_proofs_unchanged_when_evicted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With room for one level-1 tile, proofs alternating between two blocks stay right."""
+    from dta.audit.stores import _sqlite_proofs
+
+    monkeypatch.setattr(_sqlite_proofs, "_UPPER_TILES", 1)
+    path = tmp_path / "log.db"
+    with AuditLog.open(f"sqlite:{path}", create=True) as log:
+        leaves = [leaf for _, leaf in log.append_many([event(i) for i in range(8200)])]
+    tree = MemoryTree(leaves)
+    store = SQLiteStore.open(path, durability="none", create=False, readonly=True)
+    try:
+        for index in [*range(0, 8200, 37), *range(8199, 0, -41)]:
+            assert store.inclusion_proof(index, 8200) == tree.inclusion_proof(index, 8200)
+        assert len(store._nodes._upper_tiles) <= 1
+    finally:
+        store.close()

@@ -332,7 +332,10 @@ class NodeReader:
         with self._mutex:
             if self._closed:
                 raise StorageError(f"{self._url}: store is closed")
-            self._grow(size)
+            try:
+                self._grow(size)
+            except sqlite3.Error as exc:
+                raise StorageError(f"{self._url}: {exc}") from exc
             top, covered, copies = self._top, self._covered, self._copies
             folds = self._folds
             for entry in plan:
@@ -361,7 +364,8 @@ class NodeReader:
                     folds[key] = h
                 proof.append(h)
             held = self._upper_tiles
-            tiles = list({t for _, t, _ in in_tiles if t not in held})
+            blobs = {t: held[t] for _, t, _ in in_tiles if t in held}
+            tiles = list({t for _, t, _ in in_tiles if t not in blobs})
             sql = _tiles_rows_sql(self._nodes_column, len(tiles), len(in_rows))
             try:
                 got = {
@@ -374,12 +378,13 @@ class NodeReader:
                 raise StorageError(f"{self._url}: {exc}") from exc
             for tile in tiles:
                 blob = got.get((0, tile), (b"", None))[0]
+                blobs[tile] = blob
                 if tile >= _UPPER_TILE and len(blob) == TILE_BYTES:
                     if len(held) >= _UPPER_TILES:
                         held.clear()
                     held[tile] = blob
         for pos, tile, offset in in_tiles:
-            blob = held.get(tile) or got.get((0, tile), (b"", None))[0]
+            blob = blobs[tile]
             if len(blob) != TILE_BYTES:
                 return None
             proof[pos] = blob[offset : offset + 32]
