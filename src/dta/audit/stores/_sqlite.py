@@ -15,6 +15,9 @@ subtree hashes live: :mod:`._sqlite_nodes`; how proofs read them: :mod:`._sqlite
   transaction if row ``n`` exists. The builder may therefore be called more than once, the
   first time before the write lock is held; only the lines of the call whose INSERT commits
   are stored.
+* An append that completes a block of 64 records inserts its tile (and any tile of a higher
+  level it completes) in the same transaction, so it never takes the one-INSERT path. The
+  open blocks' hashes are kept with the cached tail and re-read with it (ADR 0104).
 * Durability ``always``: the WAL is fsynced at every commit. ``batch``: a commit survives a
   process crash; ``flush()`` — also after the group-commit bounds — fdatasyncs the WAL and the
   database file. ``none``: the OS decides.
@@ -169,9 +172,9 @@ class SQLiteStore:
         keys = plan[0] if plan else []
         found = self._nodes.fetch(keys)
         blocks = []
-        for k in range(0, max(n.bit_length(), 1), TILE_HEIGHT):  # tile level k // 6
-            stop = n >> k
-            open_keys = [(k, j) for j in range(stop - stop % TILE_LEAVES, stop)]
+        for level in range(0, max(n.bit_length(), 1), TILE_HEIGHT):  # tile level // 6
+            stop = n >> level
+            open_keys = [(level, j) for j in range(stop - stop % TILE_LEAVES, stop)]
             block = self._nodes.fetch(open_keys) if open_keys else {}
             blocks.append([block[key] for key in open_keys])
         self._prev = prev
