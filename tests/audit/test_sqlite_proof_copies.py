@@ -8,7 +8,7 @@ import pytest
 from store_kinds import event
 
 from dta.audit import AuditLog
-from dta.audit.merkle import MemoryTree
+from dta.audit.merkle import MemoryTree, leaf_hash
 from dta.audit.stores import _sqlite_proofs
 from dta.audit.stores._sqlite import SQLiteStore
 from dta.errors import StorageError
@@ -110,3 +110,53 @@ def test_copies_are_refused_after_close(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StorageError, match="closed"):
         store.inclusion_proof(3, 64)
+
+
+def _append_in_child(url: str, start: int, count: int) -> None:
+    with AuditLog.open(url, durability="none") as log:
+        k = start
+        while k < start + count:
+            step = 1 + k % 7  # single appends and small batches, crossing blocks of 64
+            if step == 1:
+                log.append(event(k))
+            else:
+                log.append_many([event(i) for i in range(k, min(k + step, start + count))])
+            k += step
+
+
+def test_proofs_made_while_another_process_appends_match_the_final_tree(tmp_path: Path) -> None:
+    """A reader proving at every size it sees while a writer process appends: each proof is
+    the tree's proof at that size (copies, tiles and folds never serve a stale hash)."""
+    import multiprocessing
+    import random
+
+    path = tmp_path / "log.db"
+    _make(path, 100)
+    url = f"sqlite:{path}"
+    writer = multiprocessing.get_context("fork").Process(
+        target=_append_in_child, args=(url, 100, 5000)
+    )
+    rng = random.Random(3)
+    seen: list[tuple[int, int, list[bytes]]] = []
+    with AuditLog.open(url) as reader:
+        writer.start()
+        try:
+            while writer.is_alive() or len(seen) < 50:
+                size = reader.size
+                for _ in range(5):
+                    index = rng.randrange(size)
+                    seen.append((index, size, reader.prove_inclusion(index, size)))
+                old = rng.randrange(1, size + 1)
+                seen.append((-old, size, reader.prove_consistency(old, size)))
+        finally:
+            writer.join()
+        assert writer.exitcode == 0
+        leaves = [leaf_hash(line) for line in reader.store.lines()]
+    assert len(leaves) == 5100
+    tree = MemoryTree(leaves)
+    assert len({size for _, size, _ in seen}) > 5  # proofs were made at several sizes
+    for index, size, proof in seen:
+        if index >= 0:
+            assert proof == tree.inclusion_proof(index, size), (index, size)
+        else:
+            assert proof == tree.consistency_proof(-index, size), (-index, size)
