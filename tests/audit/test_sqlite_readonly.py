@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -140,3 +146,66 @@ def test_readonly_open_refuses_unknown_schema_version(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StorageError, match="version 9"):
         SQLiteStore.open(path, durability="batch", create=False, readonly=True)
+
+
+_RO_CHILD = """
+import json, sys
+from dta.audit import AuditLog
+from dta.audit.stores._sqlite import SQLiteStore
+store = SQLiteStore.open(sys.argv[1], durability="batch", create=False, readonly=True)
+log = AuditLog(store)
+out = {"size": log.size, "ok": log.verify().ok, "proof": [h.hex() for h in log.prove_inclusion(3)],
+       "lines": len(list(store.lines())), "uri": store._layout.read_uri}
+store.close()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv"
+)
+def test_readonly_open_in_a_directory_the_reader_cannot_write(tmp_path: Path) -> None:
+    """Another user's log in a directory they cannot write: read through immutable=1 when no
+    -wal exists (no writer connected), and nothing is created; with a -wal it is refused."""
+    base = Path(tempfile.mkdtemp(prefix="dta-ro-"))
+    try:
+        base.chmod(0o755)
+        logdir = base / "logs"
+        logdir.mkdir()
+        path = logdir / "log.db"
+        leaves = _make(path, 20)
+        logdir.chmod(0o555)
+        path.chmod(0o444)
+        before = sorted(p.name for p in logdir.iterdir())
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        run = subprocess.run(
+            [*cmd, sys.executable, "-c", _RO_CHILD, str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        assert run.returncode == 0, run.stderr
+        got = json.loads(run.stdout)
+        assert (got["size"], got["ok"], got["lines"]) == (20, True, 20)
+        assert got["uri"].endswith("?mode=ro&immutable=1")
+        assert [bytes.fromhex(h) for h in got["proof"]] == MemoryTree(leaves).inclusion_proof(3, 20)
+        assert sorted(p.name for p in logdir.iterdir()) == before == ["log.db"]
+        logdir.chmod(0o755)
+        Path(f"{path}-wal").write_bytes(b"")  # as if a writer were connected
+        Path(f"{path}-wal").chmod(0o444)
+        logdir.chmod(0o555)
+        run = subprocess.run(
+            [*cmd, sys.executable, "-c", _RO_CHILD, str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        assert run.returncode != 0
+        assert "StorageError" in run.stderr
+    finally:
+        for d in (base, base / "logs"):
+            if d.exists():
+                d.chmod(0o755)
+        shutil.rmtree(base)

@@ -389,8 +389,7 @@ class SQLiteStore:
 
     def _iter_lines(self, start: int, stop: int | None) -> Iterator[bytes]:
         try:
-            uri = self._path.absolute().as_uri() + "?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, timeout=120.0)
+            conn = sqlite3.connect(self._layout.read_uri, uri=True, timeout=120.0)
         except sqlite3.Error as exc:
             raise StorageError(f"{self.url}: {exc}") from exc
         try:

@@ -15,9 +15,14 @@ Rules this module enforces:
   per durability mode (``always``: FULL, ``batch``: NORMAL with a checkpoint only every 16,384
   WAL pages, ``none``: OFF).
 * A read-only open (ADR 0104) uses SQLite's ``mode=ro``: it never creates the file, a table or a
-  meta row and never migrates. A schema-1 database is read as it is (no ``nodes`` column: every
-  subtree hash is in ``dta_nodes``); a database without ``dta_meta`` or of another version is
-  refused. It changes no persistent setting (the journal mode stays what the file says).
+  meta row and never migrates. SQLite itself may create the ``-wal``/``-shm`` files it reads a
+  WAL database through; in a directory where it cannot, and when no ``-wal`` exists (so no
+  writer is connected), the file is opened ``immutable=1`` instead: a snapshot that does not
+  follow later appends (a writer that starts and checkpoints meanwhile can make SQLite report
+  corruption, which surfaces as :class:`dta.errors.StorageError`). A schema-1 database is read
+  as it is (no ``nodes`` column: every subtree hash is in ``dta_nodes``); a database without
+  ``dta_meta`` or of another version is refused. It changes no persistent setting (the journal
+  mode stays what the file says).
 * Both opens map the file with ``mmap_size`` (:data:`MMAP_BYTES`): proofs read ~8 rows per proof
   from anywhere in the file, and a mapped page costs no ``pread``. Writes still go through
   SQLite's normal path (``SQLITE_MMAP_READWRITE`` is off), and the log file never shrinks.
@@ -91,6 +96,9 @@ class Layout(NamedTuple):
     nodes_column: str
     #: Whether ``dta_tiles`` exists (:mod:`dta.audit.stores._sqlite_tiles`).
     tiles: bool
+    #: URI for further read-only connections (``mode=ro``, plus ``immutable=1`` when that is
+    #: how the store had to be opened).
+    read_uri: str = ""
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -164,7 +172,7 @@ def _setup(conn: sqlite3.Connection, p: Path, durability: str) -> Layout:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return Layout(inline_from, "nodes", tiles=True)
+    return Layout(inline_from, "nodes", tiles=True, read_uri=_ro_uri(p))
 
 
 def _inspect(conn: sqlite3.Connection, p: Path) -> Layout:
@@ -192,6 +200,39 @@ def _inspect(conn: sqlite3.Connection, p: Path) -> Layout:
     return Layout(_inline_from(meta, p), "nodes", tiles=tiles)
 
 
+def _ro_uri(p: Path) -> str:
+    return p.absolute().as_uri() + "?mode=ro"
+
+
+def _connect_readonly(p: Path) -> tuple[sqlite3.Connection, Layout]:
+    """``mode=ro``; in a directory this process cannot write and with no ``-wal``: immutable.
+
+    Raises:
+        StorageError: not a dta audit log, or an unknown schema version.
+        sqlite3.Error: the database failed.
+    """
+    uri = _ro_uri(p)
+    for attempt in (0, 1):
+        conn = sqlite3.connect(
+            uri, uri=True, timeout=120.0, isolation_level=None, check_same_thread=False
+        )
+        try:
+            return conn, _inspect(conn, p)._replace(read_uri=uri)
+        except sqlite3.Error as exc:
+            conn.close()
+            # SQLite reads a WAL database through its -shm, which it must be able to create
+            # next to it. Where it cannot and no -wal exists, no writer can be connected
+            # (a writer's connection keeps its -wal), so the file alone is the whole log.
+            name = getattr(exc, "sqlite_errorname", "")
+            if attempt or name != "SQLITE_READONLY_DIRECTORY" or Path(f"{p}-wal").exists():
+                raise
+            uri += "&immutable=1"
+        except BaseException:
+            conn.close()
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def connect(
     p: Path, *, durability: str, create: bool, readonly: bool
 ) -> tuple[sqlite3.Connection, Layout]:
@@ -203,18 +244,17 @@ def connect(
     """
     if not p.exists() and (readonly or not create):
         raise StorageError(f"{p}: no such audit log (create it with 'dta audit init')")
+    if readonly:
+        try:
+            return _connect_readonly(p)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{p}: cannot open SQLite audit log: {exc}") from exc
     try:
-        if readonly:
-            uri = p.absolute().as_uri() + "?mode=ro"
-            conn = sqlite3.connect(
-                uri, uri=True, timeout=120.0, isolation_level=None, check_same_thread=False
-            )
-        else:
-            conn = sqlite3.connect(p, timeout=120.0, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(p, timeout=120.0, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
         raise StorageError(f"{p}: cannot open SQLite audit log: {exc}") from exc
     try:
-        layout = _inspect(conn, p) if readonly else _setup(conn, p, durability)
+        layout = _setup(conn, p, durability)
     except sqlite3.Error as exc:
         conn.close()
         raise StorageError(f"{p}: cannot open SQLite audit log: {exc}") from exc
