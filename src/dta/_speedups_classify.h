@@ -52,6 +52,13 @@
 #define CLS_INLINE static inline
 #endif
 
+/* Every str is "ready" from Python 3.12 on (PyUnicode_READY is deprecated there). */
+#if PY_VERSION_HEX < 0x030C0000
+#define CLS_READY(s) PyUnicode_READY(s)
+#else
+#define CLS_READY(s) 0
+#endif
+
 #define CLS_NONE ((Py_UCS4)0xFFFFFFFFu)
 #define CLS_DIG(c) ((Py_UCS4)((c) - (Py_UCS4)'0') < 10u)
 #define CLS_D19(c) ((Py_UCS4)((c) - (Py_UCS4)'1') < 9u)
@@ -729,7 +736,7 @@ speedups_classify_candidates(PyObject *module, PyObject *text)
         PyErr_SetString(PyExc_TypeError, "classify_candidates(text: str)");
         return NULL;
     }
-    if (PyUnicode_READY(text) < 0) {
+    if (CLS_READY(text) < 0) {
         return NULL;
     }
     switch (PyUnicode_KIND(text)) {
@@ -822,7 +829,7 @@ speedups_classify_window(PyObject *module, PyObject *const *args, Py_ssize_t nar
     if (PyErr_Occurred()) {
         return NULL;
     }
-    if (PyUnicode_READY(text) < 0 || PyUnicode_READY(extra) < 0) {
+    if (CLS_READY(text) < 0 || CLS_READY(extra) < 0) {
         return NULL;
     }
     n = PyUnicode_GET_LENGTH(text);
