@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import sys
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
@@ -239,12 +240,25 @@ def test_c_pass_refuses_non_str() -> None:
 
 @needs_c
 def test_c_results_hold_no_leaked_references() -> None:
-    """Repeated calls do not grow the reference count of the scanned text."""
-    text = "AKIA card 4111111111111111 TLP:RED 秘密" * 100
+    """Repeated calls neither grow the reference count of the scanned text nor leave Python
+    objects behind (the lists and their ints are freed with the result)."""
+    text = "AKIA card 4111111111111111 TLP:RED 秘密 key=value a@b.co eyJ " * 100
+    assert all(_c_candidates(text))  # every list is non-empty
     before = sys.getrefcount(text)
-    for _ in range(1000):
-        _c_candidates(text)
+    tracemalloc.start()
+    try:
+        for _ in range(50):
+            _c_candidates(text)
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(500):
+            _c_candidates(text)
+            assert C_WINDOW is not None
+            C_WINDOW(text, 100, 120, "col", 64, 24)
+        grown = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
     assert sys.getrefcount(text) == before
+    assert grown < 10_000
 
 
 @pytest.fixture
