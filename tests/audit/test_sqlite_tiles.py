@@ -244,3 +244,20 @@ def test_held_upper_tiles_bounded_and_proofs_unchanged_when_evicted(
         assert len(store._nodes._upper_tiles) <= 1
     finally:
         store.close()
+
+
+def test_tile_from_the_records_nodes_equals_the_hashed_tile() -> None:
+    """Assembling a tile from the frontier's per-record nodes gives make_tile's bytes; a
+    record whose nodes are unknown (below inline_from) makes it decline."""
+    from dta.audit.stores._sqlite_nodes import Frontier
+    from dta.audit.stores._sqlite_tiles import tile_from_nodes
+
+    leaves = [i.to_bytes(32, "big") for i in range(200)]
+    front = Frontier(0, [])
+    dones = [front.add(leaf) for leaf in leaves]
+    for t in range(3):
+        block = slice(64 * t, 64 * t + 64)
+        assert tile_from_nodes(leaves[block], dones[block]) == make_tile(leaves[block])
+    unknown = list(dones[:64])
+    unknown[31] = None
+    assert tile_from_nodes(leaves[:64], unknown) is None

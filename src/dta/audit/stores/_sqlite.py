@@ -49,6 +49,7 @@ from dta.audit.stores._sqlite_tiles import (
     TILE_HEIGHT,
     TILE_LEAVES,
     make_tile,
+    tile_from_nodes,
     tile_id,
     tile_root,
 )
@@ -90,6 +91,7 @@ class SQLiteStore:
         self._front: Frontier | None = None  # tail as of our last commit or read
         # With _front: per tile level k, the level-6k hashes of its unfinished block.
         self._blocks: list[list[bytes]] = [[]]
+        self._dones: list[bytes | None] = []  # the `nodes` values of _blocks[0]'s records
         self._prev = _ZERO
         self._pending = 0
         self._pending_since = 0.0
@@ -171,8 +173,16 @@ class SQLiteStore:
         plan = root_plan(n)
         keys = plan[0] if plan else []
         found = self._nodes.fetch(keys)
-        blocks = []
-        for level in range(0, max(n.bit_length(), 1), TILE_HEIGHT):  # tile level // 6
+        start = n - n % TILE_LEAVES
+        rows = self._conn.execute(
+            "SELECT leaf, nodes FROM dta_records WHERE idx >= ? AND idx < ? ORDER BY idx",
+            (start, n),
+        ).fetchall()
+        if len(rows) != n - start:
+            raise StorageError(f"{self.url}: records {start}..{n - 1} are not all stored")
+        blocks = [[bytes(leaf) for leaf, _ in rows]]
+        self._dones = [None if nodes is None else bytes(nodes) for _, nodes in rows]
+        for level in range(TILE_HEIGHT, max(n.bit_length(), 1), TILE_HEIGHT):  # tile level // 6
             stop = n >> level
             open_keys = [(level, j) for j in range(stop - stop % TILE_LEAVES, stop)]
             block = self._nodes.fetch(open_keys) if open_keys else {}
@@ -185,6 +195,7 @@ class SQLiteStore:
     def _rollback(self) -> None:
         self._front = None
         self._blocks = [[]]
+        self._dones = []
         with contextlib.suppress(sqlite3.Error):  # no transaction left: nothing to undo
             self._conn.execute("ROLLBACK")
 
@@ -228,8 +239,9 @@ class SQLiteStore:
             return None if lines else (n, [])
         line = lines[0]
         leaf = hashlib.sha256(b"\x00" + line).digest()
+        done = front.add(leaf)
         try:
-            self._conn.execute(_INSERT, (n, leaf, front.add(leaf), line))
+            self._conn.execute(_INSERT, (n, leaf, done, line))
         except sqlite3.Error:
             self._rollback()  # drops the cached tail; the slow path re-reads it under the lock
             return None
@@ -238,6 +250,7 @@ class SQLiteStore:
             raise
         self._prev = leaf
         self._blocks[0].append(leaf)
+        self._dones.append(done)
         return n, [leaf]
 
     def _append_locked(self, build: Builder) -> tuple[int, list[bytes]]:
@@ -281,16 +294,21 @@ class SQLiteStore:
         n = front.size
         sha256 = hashlib.sha256
         blocks = self._blocks
+        dones = self._dones
         rows = []
         tiles: list[tuple[int, bytes]] = []
         for i, line in enumerate(lines):
             leaf = sha256(b"\x00" + line).digest()
-            rows.append((n + i, leaf, front.add(leaf), line))
+            done = front.add(leaf)
+            rows.append((n + i, leaf, done, line))
             blocks[0].append(leaf)
+            dones.append(done)
             k = 0
             while len(blocks[k]) == TILE_LEAVES:  # block k complete: its tile, then one up
-                tile = make_tile(blocks[k])
+                tile = (not k and tile_from_nodes(blocks[0], dones)) or make_tile(blocks[k])
                 tiles.append((tile_id(k, (n + i) >> (TILE_HEIGHT * (k + 1))), tile))
+                if not k:
+                    dones.clear()
                 blocks[k].clear()
                 k += 1
                 if k == len(blocks):

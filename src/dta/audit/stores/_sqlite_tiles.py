@@ -32,6 +32,7 @@ __all__ = [
     "TILE_LEAVES",
     "TILE_SQL",
     "make_tile",
+    "tile_from_nodes",
     "tile_id",
     "tile_of",
     "tile_root",
@@ -68,6 +69,27 @@ def make_tile(nodes: Sequence[bytes]) -> bytes:
         level = [
             _sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)
         ]
+        parts.append(b"".join(level))
+    return b"".join(parts)
+
+
+def tile_from_nodes(leaves: Sequence[bytes], nodes: Sequence[bytes | None]) -> bytes | None:
+    """A level-0 tile from its records' leaves and ``nodes`` values, without hashing.
+
+    Record ``i`` of the block completed the level-``m`` subtree ``((i + 1) >> m) - 1`` of the
+    block for every ``m`` up to its trailing one bits, and its ``nodes`` value holds their
+    hashes (levels 1, 2, ...; ADR 0058). None when a value needed is not known (a row below
+    ``inline_from``): then :func:`make_tile` computes the tile from the leaves.
+    """
+    parts = [b"".join(leaves)]
+    for m in range(1, TILE_HEIGHT):
+        start = 32 * (m - 1)
+        level = []
+        for j in range(TILE_LEAVES >> m):
+            done = nodes[((j + 1) << m) - 1]
+            if done is None or len(done) < start + 32:
+                return None
+            level.append(done[start : start + 32])
         parts.append(b"".join(level))
     return b"".join(parts)
 
