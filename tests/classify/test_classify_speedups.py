@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dta.classify import _candidates, _engine
+from dta.classify._findings import Hit, Likelihood
 from dta.classify._normalize import normalize
 
 try:
@@ -343,3 +344,33 @@ def test_c_fullwidth_utf8_equals_python_check(data: bytes) -> None:
 
     assert C_FULLWIDTH is not None
     assert C_FULLWIDTH(data) == _has_fw_utf8(data)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 12), st.integers(0, 6), st.integers(0, 4), st.integers(0, 2)),
+        max_size=25,
+    )
+)
+def test_resolve_orders_as_the_start_minus_end_key(spec: list[tuple[int, int, int, int]]) -> None:
+    """resolve()'s two stable sorts order hits as one sort by (start, -end) did, ties (equal
+    start and end) in input order, so the same hit survives an overlap."""
+    names = ("valid", "rule", "none")
+    hits = [
+        Hit(s, s + w, f"t{k}", Likelihood(like + 1), names[k % 3], f"hit {k}", str(k))
+        for k, (s, w, like, _) in enumerate(spec)
+    ]
+
+    def reference(items: list[Hit]) -> list[Hit]:
+        items = sorted(items, key=lambda h: (h.start, -h.end))
+        kept: list[Hit] = []
+        for h in items:
+            if kept and h.start < kept[-1].end:
+                if _engine._rank(h) > _engine._rank(kept[-1]):
+                    kept[-1] = h
+                continue
+            kept.append(h)
+        return kept
+
+    assert _engine.resolve(list(hits)) == reference(hits)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from operator import itemgetter
 
 from dta.classify import _candidates
 from dta.classify._context import forget as forget_context
@@ -303,6 +304,8 @@ def _pass_email(text: str, ats: list[int], out: list[Hit]) -> None:
 
 
 _VALIDATED_RANK = {"valid": 2, "rule": 1}
+_START = itemgetter(0)  # Hit.start
+_END = itemgetter(1)  # Hit.end
 
 
 def _rank(h: Hit) -> tuple[int, int, int]:
@@ -311,7 +314,10 @@ def _rank(h: Hit) -> tuple[int, int, int]:
 
 def resolve(hits: list[Hit]) -> list[Hit]:
     """Drop the weaker of overlapping hits; return hits sorted by start offset."""
-    hits.sort(key=lambda h: (h.start, -h.end))
+    # by (start, -end), ties in input order: two stable sorts with C-level keys (reverse=True
+    # keeps equal ends in input order), no Python key function per hit
+    hits.sort(key=_END, reverse=True)
+    hits.sort(key=_START)
     kept: list[Hit] = []
     for h in hits:
         if kept and h.start < kept[-1].end:
