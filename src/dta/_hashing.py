@@ -2,17 +2,20 @@
 
 Rules this module enforces:
 
-* Every file is hashed by :func:`dta._hashing_worker.hash_one` (``O_NOFOLLOW | O_NONBLOCK``
-  open relative to its directory, ``fstat`` re-check, exactly ``st_size`` bytes read in bounded
-  memory, a file changed while read is reported as ``changed`` and never given a digest),
-  whatever the mode.
+* Every file is hashed with the rules of :func:`dta._hashing_worker.hash_one` (``O_NOFOLLOW |
+  O_NONBLOCK`` open relative to its directory, ``fstat`` re-check, exactly ``st_size`` bytes
+  read in bounded memory, a file changed while read is reported as ``changed`` and never given
+  a digest), whatever the mode: a batch goes through the same ``_hash_names`` as a worker
+  process's task (small regular files in one loop, in C where built, ADRs 0098 and 0102; any
+  other file through ``hash_one``).
 * The root is opened once; the walk (:mod:`dta._tree`) and every hashing thread or process use
   that one descriptor, so all of them see the same directory.
-* Modes: ``threads`` (``hashlib`` releases the GIL while hashing), ``processes`` (workers started
-  safely by :mod:`dta._hashing_procs`: the per-file Python work of many small files runs on
-  every core) and ``auto`` (the default): processes once the walk has found enough files to pay
-  for starting them (1,000 when this process can be forked safely, 5,000 when fresh
-  interpreters must be started), threads for smaller trees or where no process can be started.
+* Modes: ``threads`` (the GIL is released while hashing, and by the C loop around each
+  file's system calls too), ``processes`` (workers started safely by
+  :mod:`dta._hashing_procs`: the per-file Python work of many small files runs on every core)
+  and ``auto`` (the default): processes once the walk has found enough files to pay for
+  starting them (1,000 when this process can be forked safely, 5,000 when fresh interpreters
+  must be started), threads for smaller trees or where no process can be started.
 * Small files are batched (up to 128 a task; a directory is split into at least two tasks per
   worker, so four huge files use all cores); at most ``4 x workers`` tasks are in flight, so the
   walk never races far ahead and open descriptors stay bounded.
@@ -33,7 +36,7 @@ from contextlib import contextmanager
 import attrs
 
 from dta import _hashing_procs as _processes
-from dta._hashing_worker import CHUNK, Failure, Outcome, hash_one, open_dir
+from dta._hashing_worker import CHUNK, Failure, Outcome, _hash_names, hash_one, open_dir
 from dta._tree import DirHandle, UnsafeEntry, open_root, walk
 from dta.errors import InputError, UsageError
 
@@ -181,9 +184,21 @@ def _walk_batches(
                 yield handle, prefix, batch
 
 
-def _hash_batch(handle: DirHandle, batch: list[tuple[str, str]]) -> list[Outcome]:
+def _hash_listed(dir_fd: int, batch: list[tuple[str, str]]) -> _processes.Decoded:
+    """The batch's files hashed as a worker process hashes a task (``_hash_names``: small
+    regular files through one loop, in C where built, with the GIL released around each file's
+    system calls and hashing; anything else through ``hash_one``): ``(sizes, hex digests)``
+    when every file was hashed, else one outcome per file."""
+    result = _hash_names(dir_fd, [os.fsencode(name) for name, _ in batch])
+    if isinstance(result, tuple):
+        sizes, digests = result
+        return tuple(sizes), b"".join(digests).hex()
+    return result
+
+
+def _hash_batch(handle: DirHandle, batch: list[tuple[str, str]]) -> _processes.Decoded:
     try:
-        return [hash_one(handle.fd, name) for name, _ in batch]
+        return _hash_listed(handle.fd, batch)
     finally:
         handle.release()
 
@@ -214,7 +229,7 @@ def _reopened(root_fd: int, items: Iterable[_Batch], tally: _Tally) -> Iterator[
 
 
 def _run_threads(items: Iterator[_Batch], count: int, tally: _Tally) -> None:
-    inflight: deque[tuple[list[str], Future[list[Outcome]]]] = deque()
+    inflight: deque[tuple[list[str], Future[_processes.Decoded]]] = deque()
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="dta-hash") as pool:
         for handle, _, batch in items:
             assert handle is not None  # batches without one went through _reopened
@@ -222,10 +237,10 @@ def _run_threads(items: Iterator[_Batch], count: int, tally: _Tally) -> None:
             inflight.append(([rel for _, rel in batch], pool.submit(_hash_batch, handle, batch)))
             while len(inflight) > 4 * count:
                 done_rels, future = inflight.popleft()
-                tally.outcomes(done_rels, future.result())
+                tally.decoded(done_rels, future.result())
         while inflight:
             done_rels, future = inflight.popleft()
-            tally.outcomes(done_rels, future.result())
+            tally.decoded(done_rels, future.result())
 
 
 def _lookahead(items: Iterator[_Batch], enough: int) -> tuple[list[_Batch], bool]:
@@ -292,7 +307,7 @@ def hash_tree(
         if count == 1:
             for handle, _, batch in items:
                 assert handle is not None
-                tally.outcomes([r for _, r in batch], [hash_one(handle.fd, n) for n, _ in batch])
+                tally.decoded([r for _, r in batch], _hash_listed(handle.fd, batch))
         elif method is None:
             _run_threads(items, count, tally)
         else:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from dta import _hashing_worker
-from dta._hashing_worker import SMALL, Failure, _hash_names, run_task
+from dta import _hashing, _hashing_worker
+from dta._hashing_worker import SMALL, Failure, _hash_names, hash_one, run_task
 from dta.manifest import build_manifest, verify_tree
 
 _speedups = pytest.importorskip("dta._speedups")
@@ -413,3 +413,34 @@ def test_failure_of_the_c_loop_is_a_changed_finding(
         "changed",
         "changed while it was being hashed",
     )
+
+
+@pytest.mark.parametrize("loop", ["c", "python"])
+def test_thread_batches_give_hash_one_outcomes(
+    tmp_path: Path, loop: str, python_loop: Callable[[], None]
+) -> None:
+    """Threads mode hashes a batch through the workers' loop: per file, exactly what
+    hash_one finds (digest, or the same failure kind and reason), with either loop."""
+    names = [n for n in _hostile_tree(tmp_path / "root") if n]
+    if loop == "python":
+        python_loop()
+    batch = [(os.fsdecode(n), os.fsdecode(n)) for n in names]
+    plain = [(n, n) for n in ("one", "empty", "four-k", "below")]
+    fd = _open_dir(tmp_path / "root")
+    try:
+        expected = [hash_one(fd, name) for name, _ in batch]
+        got = _hashing._hash_listed(fd, batch)
+        all_hashed = _hashing._hash_listed(fd, plain)
+        plain_expected = [hash_one(fd, name) for name, _ in plain]
+    finally:
+        os.close(fd)
+    assert isinstance(got, list)
+    assert [_key(o) for o in got] == [_key(o) for o in expected]
+    assert all_hashed == (
+        tuple(o[0] for o in plain_expected),  # type: ignore[index]
+        "".join(o[1].hex() for o in plain_expected),  # type: ignore[union-attr,index]
+    )
+
+
+def _key(outcome: object) -> object:
+    return (outcome.kind, outcome.reason) if isinstance(outcome, Failure) else outcome
