@@ -9,7 +9,10 @@ findings of ``verify_tree`` are the same with and without it.
 
 from __future__ import annotations
 
+import gc
 import random
+import sys
+import tracemalloc
 from array import array
 from pathlib import Path
 
@@ -344,3 +347,44 @@ def test_columns_are_proven_only_for_plain_items() -> None:
     for case in (COLUMN_CASES[5], *COLUMN_CASES[16:19], COLUMN_CASES[21]):
         assert manifest_columns(case) is not None, case  # paths are all_safe_and_distinct's
     assert manifest_columns(tuple(items)) is None  # type: ignore[arg-type]
+
+
+@needs_columns
+@needs_chunk
+def test_item_checks_leak_no_references_or_memory() -> None:
+    """Thousands of calls of the three item checks (proven and not proven) leave refcounts
+    of the items' paths and the traced memory where they were."""
+    assert manifest_columns is not None
+    assert chunk_matches is not None
+    items = [_item(i) for i in range(200)]
+    odd = [*items[:100], _item(1, size=-1), *items[100:]]
+    paths = [str(item["path"]) for item in items]
+    index, sizes, hexes, _ = _columns(200)
+    rels = list(index)[:50]
+    got_sizes = tuple(sizes[index[r]] for r in rels)
+    got_hexes = "".join(hexes[64 * index[r] : 64 * index[r] + 64] for r in rels)
+    before = [sys.getrefcount(item["path"]) for item in items]
+
+    def churn() -> None:
+        for _ in range(20):
+            manifest_columns(items)
+            manifest_columns(odd)
+            c_check(paths)
+            c_check([*paths, "D0/F000"])
+            chunk_matches(index, rels, sizes, hexes, got_sizes, got_hexes)
+            chunk_matches(index, [*rels[:-1], "x"], sizes, hexes, got_sizes, got_hexes)
+
+    churn()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        churn()
+        start = tracemalloc.get_traced_memory()[0]
+        for _ in range(20):
+            churn()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert [sys.getrefcount(item["path"]) for item in items] == before
+    assert grown < 16 * 1024
