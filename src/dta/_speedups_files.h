@@ -1,7 +1,10 @@
 /*
- * dta._speedups: the per-file hashing loop of transfer verify (issue 5, ADRs 0098 and 0102).
+ * dta._speedups: the per-file work of transfer manifests and verify (issue 5, ADRs 0098, 0102).
  * Included by _speedups.c; DTA_FILES_METHODS expands to this header's method-table entries
  * (each ending in a comma), or to nothing (a platform without openat / O_NOFOLLOW).
+ * Every function has a Python version it must agree with (the callers keep it as the fallback
+ * and the tests compare both); the checks (paths_safe_distinct, chunk_matches,
+ * manifest_columns) only prove: their False / None leaves the decision to the Python code.
  *
  * hash_small_run(dir_fd, names, start, small, sizes, digests) -> (index, changed)
  *     The exact contract of the Python loop dta._hashing_worker._hash_small_run. For i from
@@ -28,6 +31,23 @@
  * hash_sha256_backend(choice) -> str
  *     Which SHA-256 the loop uses: "evp" or "hashlib". choice "" only reports (resolving it on
  *     first use), "hashlib" forces the hashlib call, "auto" resolves again (tests run both).
+ *
+ * paths_safe_distinct(paths: list) -> bool
+ *     True only if every path is an exact ASCII str the bulk rules of dta._paths accept and no
+ *     two collide (ASCII case folding; a path that is also a directory of another).
+ *
+ * chunk_matches(index, rels, want_sizes, want_hexes, got_sizes, got_hexes) -> bool
+ *     True only if every rels[i] has position p = index[rels[i]] with want_sizes[p] (an int64
+ *     array) == got_sizes[i] and want_hexes[64p:64p+64] == got_hexes[64i:64i+64].
+ *
+ * manifest_columns(items: list) -> (paths, sizes as int64 bytes, joined hex digests) | None
+ *     The columns of manifest items that are all exact dicts with an exact str "path", an
+ *     exact int "size" in 0..2**63-1 and a "digest" dict whose "sha256" is 64 lowercase hex
+ *     characters; None as soon as one item is otherwise.
+ *
+ * scan_names(dir_fd) -> (regular file names, directory names, count of other entries)
+ *     The entries os.scandir(dir_fd) would give, in its order and with its name decoding, split
+ *     by d_type (DT_UNKNOWN counts as other); the shared offset is left at the start.
  */
 #if defined(__unix__) || defined(__APPLE__)
 #include <errno.h>
