@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from itertools import accumulate
 from pathlib import Path
@@ -55,12 +56,20 @@ def open_readonly(path: Path) -> int:
         StorageError: missing, not a regular file, or unreadable.
     """
     try:
-        fd = os.open(path, os.O_RDONLY)
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the fd's own type is checked.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError as exc:
         raise StorageError(f"{path}: no such audit log") from exc
     except OSError as exc:
         raise StorageError(f"{path}: cannot open audit log: {exc.strerror}") from exc
-    if not os.path.isfile(path):
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        if regular:
+            os.set_blocking(fd, True)
+    except OSError as exc:
+        os.close(fd)
+        raise StorageError(f"{path}: cannot open audit log: {exc.strerror}") from exc
+    if not regular:
         os.close(fd)
         raise StorageError(f"{path}: not a regular file")
     return fd
