@@ -44,6 +44,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from dta.audit._merkle import inclusion_proof
 from dta.audit._record import MAX_LINE
 from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
 from dta.audit.stores._jsonl_files import FileLock, move_aside, open_log
@@ -415,6 +416,15 @@ class JSONLStore:
                 self._closed = True
                 self._sidecar.close()
                 os.close(self._fd)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof (``index < size <= size()``; lower levels from a tile)."""
+        if len(self._q) or not self._known:
+            with self._locked():
+                self._view()
+        if self._readonly or not 0 <= index < size:
+            return inclusion_proof(index, size, self)
+        return self._sidecar.inclusion_path(index, size)
 
     def perfect(self, level: int, index: int) -> bytes:
         """Stored subtree hash from the sidecar (one ``pread``).

@@ -15,7 +15,8 @@ Rules this module enforces (ADR 0105):
   :func:`clean_lines` takes a whole block of lines at once when the verifier's batch check
   (:func:`dta.audit._verify_fast.check_batch`, which checks the same and only ever says
   "clean") passes; any anomaly leaves the block to :func:`line_problem`, line by line.
-* :func:`sidecar_matches` recomputes every offset and subtree hash from the lines (``fsck``).
+* :func:`sidecar_matches` recomputes every offset and subtree hash from the lines (``fsck``),
+  the lower levels both as served (tiles, ADR 0106) and as held by their level files.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from dta.audit._record import MAX_LINE, check_record
 from dta.audit._verify_fast import check_batch
 from dta.audit.stores._jsonl_files import FileLock
 from dta.audit.stores._sidecar import Sidecar
+from dta.audit.stores._sidecar_tiles import TILE_LEVELS
 from dta.errors import Error, StorageError
 
 __all__ = [
@@ -185,4 +187,8 @@ def sidecar_matches(lines: Iterable[bytes], sidecar: Sidecar) -> bool:
         for node in rb.append(hashlib.sha256(b"\x00" + line).digest()):
             if sidecar.node(node.level, node.index) != node.hash:
                 return False
+            if node.level < TILE_LEVELS:  # served from a tile above: check the level file too
+                entry = sidecar.file_node(node.level, node.index)
+                if entry is not None and entry != node.hash:
+                    return False
     return True

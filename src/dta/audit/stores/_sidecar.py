@@ -17,6 +17,11 @@ Rules this module enforces:
   that were in the file when read (entries are never rewritten while the log is unchanged);
   every cut of a level (``truncate``, ``normalise``) cuts the copy too. Writes never go through
   the copies, and a copy never grows past twice :data:`TOP_LEVEL_BYTES`.
+* Tiles (ADR 0106, :mod:`._sidecar_tiles`): ``T00`` holds levels 0..5 of every complete
+  64-record block in one 4 KiB page, written after the level files by the append that completes
+  the block, rebuilt from the level files by ``normalise`` (a sidecar without it, a crash
+  between the writes) and cut with them. Reads of levels 0..5 come from a whole tile when the
+  file holds one, so a proof's lower levels cost one ``pread``; anything else reads the levels.
 * Read-only (ADR 0105): ``Sidecar(directory, readonly=True)`` never creates the directory or a
   file and opens what exists ``O_RDONLY``; every method that would write raises
   :class:`StorageError`. :class:`ReadOnlySidecar` builds on it for a log opened read-only: it
@@ -37,6 +42,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dta.audit._merkle_tree import MemoryTree, RootBuilder
+from dta.audit.stores._sidecar_tiles import (
+    TILE_FILE,
+    TILE_LEVELS,
+    Tiles,
+    inclusion_path,
+    level_offset,
+)
 from dta.errors import StorageError
 
 __all__ = ["MEMORY_LOW_LEVEL", "TOP_LEVEL_BYTES", "ReadOnlySidecar", "Sidecar"]
@@ -44,7 +56,7 @@ __all__ = ["MEMORY_LOW_LEVEL", "TOP_LEVEL_BYTES", "ReadOnlySidecar", "Sidecar"]
 _OFFSETS = "offsets"
 _MAX_LEVEL = 63
 #: A level is kept in memory when all its hashes fit in this many bytes (~2x this in total).
-TOP_LEVEL_BYTES = 256 * 1024
+TOP_LEVEL_BYTES = 512 * 1024
 _COPY_LIMIT = 2 * TOP_LEVEL_BYTES
 _TOP_SHIFT = (TOP_LEVEL_BYTES // 32).bit_length() - 1  # n >> _TOP_SHIFT == 0 <=> fits
 _NO_CACHE = _MAX_LEVEL + 1
@@ -77,6 +89,11 @@ class Sidecar:
         #: Lowest cached level; from the leaf count this process last learned (none: no cache).
         self._top = _NO_CACHE
         self._n: int | None = None
+        #: Levels 0..5 of complete blocks, one page each (ADR 0106).
+        self._tiles = Tiles(lambda: self._fd(TILE_FILE), self._read_level)
+
+    def _read_level(self, level: int, offset: int, size: int) -> bytes:
+        return os.pread(self._fd(level), size, offset)
 
     def _learn(self, n: int | None) -> None:
         """Note the number of indexed records (``None``: unknown) and the top levels it implies."""
@@ -134,6 +151,12 @@ class Sidecar:
         """
         if not 0 <= level <= _MAX_LEVEL or index < 0:
             raise StorageError(f"no subtree ({level}, {index})")
+        if level < TILE_LEVELS:
+            shift = TILE_LEVELS - level
+            tile = self._tiles.get(index >> shift)
+            if tile is not None:
+                at = level_offset(level) + (index - (index >> shift << shift)) * 32
+                return tile[at : at + 32]
         at = index * 32
         if level >= self._top:
             copy = self._copies[level]
@@ -147,6 +170,17 @@ class Sidecar:
         return data
 
     perfect = node  # a NodeSource (dta.audit.merkle) over what is stored
+
+    def inclusion_path(self, index: int, size: int) -> list[bytes]:
+        """Inclusion proof of ``index < size`` from what is stored (ADR 0106)."""
+        return inclusion_path(self._tiles, self, index, size)
+
+    def file_node(self, level: int, index: int) -> bytes | None:
+        """The entry of level file ``level`` (no tile, no copy; ``b""`` if missing) for fsck."""
+        try:
+            return os.pread(self._fd(level), 32, index * 32)
+        except OSError:
+            return b""
 
     def _extend(self, level: int) -> bytes:
         """Read the whole entries of ``level`` past this process's copy into it; return it."""
@@ -169,10 +203,20 @@ class Sidecar:
             _write_all(self._fd(_OFFSETS), struct.pack(f">{len(ends)}Q", *ends))
             for level in sorted(nodes):
                 _write_all(self._fd(level), b"".join(nodes[level]))
+            now = self._len(0, 32) if n is None else n + len(ends)
+            if n is None or now >> TILE_LEVELS != n >> TILE_LEVELS:
+                self._sync_tiles(now)
         except OSError as exc:
             raise StorageError(f"{self.directory}: sidecar write failed: {exc.strerror}") from exc
         if n is not None:
             self._learn(n + len(ends))
+
+    def _sync_tiles(self, n: int) -> None:
+        """Write the tiles of the blocks the level files complete (none if they are short)."""
+        try:
+            self._tiles.sync(n)
+        except ValueError:
+            self._tiles.cut(0)  # levels missing: the next normalise rebuilds (readers: levels)
 
     def truncate(self, n: int) -> None:
         """Cut every file to what ``n`` records need (entries beyond are dropped)."""
@@ -186,6 +230,7 @@ class Sidecar:
                 continue
             keep = min(self._len(level, 32), n >> level)
             os.ftruncate(self._fd(level), keep * 32)
+        self._tiles.cut(n)
 
     def normalise(self) -> int:
         """Make the files consistent for the largest ``n`` both offsets and leaves cover.
@@ -213,6 +258,10 @@ class Sidecar:
                     for i in range(0, len(below), 64)
                 ]
                 _write_all(self._fd(level), b"".join(out))
+        try:
+            self._tiles.sync(n, check=True)
+        except ValueError as exc:
+            raise StorageError(f"{self.directory}: {exc}") from exc
         self._learn(n)
         return n
 
@@ -242,6 +291,7 @@ class Sidecar:
             os.close(fd)
         self._fds.clear()
         self._copies = [b""] * (_MAX_LEVEL + 1)
+        self._tiles.forget()
         self._learn(None)
 
 
@@ -278,6 +328,8 @@ class ReadOnlySidecar(Sidecar):
         self._rb: RootBuilder | None = None  # over whole blocks; None: resume on next remember
         self._open: list[bytes] = []  # leaf hashes of the last, incomplete block
         self._block: tuple[int, int, MemoryTree] | None = None
+        self._tiles.forget()
+        self._tiles.cap = base >> TILE_LEVELS  # only tiles of the prefix in use
         self._learn(base)
 
     def _disk_size(self, name: str | int, width: int) -> int:
@@ -408,6 +460,15 @@ class ReadOnlySidecar(Sidecar):
 
     perfect = node
 
+    def file_node(self, level: int, index: int) -> bytes | None:
+        """The level file's entry if the files serve ``(level, index)``, else None."""
+        if index >= self._base >> level:
+            return None
+        try:
+            return super().file_node(level, index)
+        except StorageError:
+            return b""
+
     def _block_tree(self, block: int) -> MemoryTree:
         """The subtree hashes of an aligned block of records, recomputed from the log's lines."""
         start = block << MEMORY_LOW_LEVEL
@@ -430,6 +491,7 @@ class ReadOnlySidecar(Sidecar):
             os.close(fd)
         self._fds.clear()
         self._copies = [b""] * (_MAX_LEVEL + 1)
+        self._tiles.forget()
 
     def close(self) -> None:
         """Close every file and forget the in-memory index."""
