@@ -34,6 +34,7 @@ Rules this module enforces:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import struct
@@ -205,18 +206,12 @@ class Sidecar:
                 _write_all(self._fd(level), b"".join(nodes[level]))
             now = self._len(0, 32) if n is None else n + len(ends)
             if n is None or now >> TILE_LEVELS != n >> TILE_LEVELS:
-                self._sync_tiles(now)
+                with contextlib.suppress(ValueError):  # levels short: those tiles stay unwritten
+                    self._tiles.sync(now)
         except OSError as exc:
             raise StorageError(f"{self.directory}: sidecar write failed: {exc.strerror}") from exc
         if n is not None:
             self._learn(n + len(ends))
-
-    def _sync_tiles(self, n: int) -> None:
-        """Write the tiles of the blocks the level files complete (none if they are short)."""
-        try:
-            self._tiles.sync(n)
-        except ValueError:
-            self._tiles.cut(0)  # levels missing: the next normalise rebuilds (readers: levels)
 
     def truncate(self, n: int) -> None:
         """Cut every file to what ``n`` records need (entries beyond are dropped)."""
