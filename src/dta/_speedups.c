@@ -171,6 +171,7 @@ speedups_order_safe(PyObject *module, PyObject *arg)
 #include "_speedups_scan.h"
 #include "_speedups_build.h"
 #include "_speedups_files.h"     /* DTA_FILES_METHODS: per-file hashing loop (issue 5) */
+#include "_speedups_chain.h"     /* DTA_CHAIN_METHODS: audit-log chain verification (issue 3) */
 #include "_speedups_classify.h"  /* DTA_CLASSIFY_METHODS: classification scanning (issue 4) */
 
 /* Scans args[0] (bytes) with max_depth args[1]: 1 proved, 0 not proved, -1 exception set. */
@@ -264,6 +265,7 @@ static PyMethodDef speedups_methods[] = {
     {"parse_canonical", (PyCFunction)(void (*)(void))speedups_parse_canonical, METH_FASTCALL,
      "parse_canonical(data: bytes, max_depth: int, default: object) -> object"},
     DTA_FILES_METHODS
+    DTA_CHAIN_METHODS
     DTA_CLASSIFY_METHODS
     {NULL, NULL, 0, NULL},
 };

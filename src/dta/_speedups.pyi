@@ -39,3 +39,16 @@ def classify_fullwidth_utf8(data: bytes, /) -> bool: ...
 def classify_window(
     text: str, start: int, end: int, extra: str, before: int, after: int, /
 ) -> str: ...
+
+# --- _speedups_chain.h (issue 3: audit-log verify) ---
+def chain_run(
+    lines: list[bytes] | tuple[bytes, ...],
+    pos: int,
+    index: int,
+    prev_hex: bytes,
+    head: bytes,
+    tail: int,
+    leaves: list[bytes],
+    max_depth: int,
+    /,
+) -> tuple[int, bytes, int]: ...

@@ -40,6 +40,13 @@ Rules this module enforces (docs/adr/0059, 0095):
   members and 64-hex digests; ``details`` an object; ``prev`` 64 lowercase hex. Any line not
   accepted this way is parsed and checked in full (its record must then carry the expected
   index and prev), so the fast path only ever skips work, never a rule.
+* Where the extension has ``chain_run`` (ADR 0107), :func:`_chain` hands the accepting path above
+  to C: from a line that starts with the current validated head, C applies the same split, the
+  same ``PRE`` search, :data:`_REST` and the scanner, appends each leaf, and stops at the first
+  line it does not accept; that line goes through the Python loop body here (a new head is
+  validated by ``head_end``, a line the fast path cannot prove is parsed) and C resumes after
+  it. C accepts exactly the lines the Python fast path accepts, so the leaves and the verdict
+  are the same either way (tests/audit/test_verify_chain_c*.py compare both).
 * Without the C extension (or for a batch holding an over-long line) every line is parsed; the
   byte-level check of :mod:`dta.audit._record_bytes` spares the full record walk where it can.
 * :func:`range_nodes` turns the leaf hashes of ``[start, start + n)`` into the RFC 9162 compact
@@ -59,7 +66,7 @@ from operator import itemgetter
 from typing import Any
 
 from dta._json import MAX_DEPTH, loads_canonical
-from dta._json_walk import canonical_line
+from dta._json_walk import SPEEDUPS, canonical_line
 from dta.audit._record import check_record
 from dta.audit._record_bytes import HEX64, MAX_LINE, TEXT, head_end, line_fast_ok_cached
 from dta.errors import Error
@@ -100,6 +107,13 @@ _MAX_INDEX = (1 << 53) - 1
 _scan: Callable[[bytes, int], bool] | None = canonical_line
 _rest = _REST.fullmatch
 
+#: The C loop of :func:`_chain` (None without it: the Python loop below).
+_run: Callable[..., tuple[int, bytes, int]] | None = None
+if SPEEDUPS:
+    from dta import _speedups
+
+    _run = getattr(_speedups, "chain_run", None)
+
 
 def _parsed_line(line: bytes) -> tuple[int, str] | None:
     """``(index, prev)`` of a line that parses as a valid canonical record; else None."""
@@ -121,6 +135,8 @@ def _chain(lines: Sequence[bytes], index: int, prev: bytes) -> list[bytes] | Non
     scan = _scan
     if scan is None or index + len(lines) - 1 > _MAX_INDEX:
         return None
+    if _run is not None and type(lines) in (list, tuple):
+        return _chain_c(_run, lines, index, prev)
     rest = _rest
     sha256 = _sha256
     leaves: list[bytes] = []
@@ -145,6 +161,51 @@ def _chain(lines: Sequence[bytes], index: int, prev: bytes) -> list[bytes] | Non
         append(leaf)
         prev = hexlify(leaf)
         index += 1
+    return leaves
+
+
+def _chain_c(
+    run: Callable[..., tuple[int, bytes, int]], lines: Sequence[bytes], index: int, prev: bytes
+) -> list[bytes] | None:
+    """:func:`_chain` with runs of lines under one valid head accepted by C (``chain_run``).
+
+    The line C stops at goes through the loop body of :func:`_chain` here; C resumes after it.
+    """
+    scan = _scan
+    assert scan is not None
+    leaves: list[bytes] = []
+    head = b"\n"
+    k = 0
+    tail = 0
+    pos = 0
+    n = len(lines)
+    first = index
+    while pos < n:
+        if k:
+            pos, prev, tail = run(lines, pos, first + pos, prev, head, tail, leaves, _DETAILS_DEPTH)
+            if pos >= n:
+                break
+        line = lines[pos]
+        index = first + pos
+        if not line.startswith(head):
+            k = head_end(line)
+            head = line[:k] if k else b"\n"
+        pre = _PRE % (index, prev)
+        cut = len(line) - tail
+        if cut <= k or not line.startswith(pre, cut):
+            cut = line.rfind(pre)
+            tail = len(line) - cut
+        if not (
+            k
+            and cut > k
+            and _rest(line, cut + len(pre))
+            and scan(line[k - 1 : cut], _DETAILS_DEPTH)
+        ) and _parsed_line(line) != (index, prev.decode()):
+            return None
+        leaf = _sha256(b"\x00" + line).digest()
+        leaves.append(leaf)
+        prev = hexlify(leaf)
+        pos += 1
     return leaves
 
 
