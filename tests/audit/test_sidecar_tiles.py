@@ -16,7 +16,6 @@ from store_kinds import event
 from test_readonly_tree import read_only, snapshot
 
 from dta.audit import AuditLog, MemoryTree, leaf_hash
-from dta.audit.stores import _sidecar
 from dta.audit.stores._sidecar import Sidecar
 from dta.audit.stores._sidecar_tiles import (
     BLOCK,
@@ -92,7 +91,7 @@ def test_a_proof_reads_its_six_lower_levels_with_one_pread(
             reads.append((fd, size))
             return real(fd, size, offset)
 
-        monkeypatch.setattr(_sidecar.os, "pread", counting)
+        monkeypatch.setattr(os, "pread", counting)
         proof = log.prove_inclusion(3 * BLOCK + 5, 4 * BLOCK)
     assert proof == _tree(path).inclusion_proof(3 * BLOCK + 5, 4 * BLOCK)
     tile_reads = [r for r in reads if r[1] == TILE_BYTES]
@@ -217,3 +216,26 @@ def test_tiled_proofs_equal_the_tree_for_every_index_of_sizes_around_block_ends(
         for size in (1, 2, 63, 64, 65, 127, 128, 129, 191, 192, 200, 256, 257, N):
             for index in range(size):
                 assert log.prove_inclusion(index, size) == tree.inclusion_proof(index, size)
+
+
+def _fill(sc: Sidecar, leaves: list[bytes]) -> MemoryTree:
+    tree = MemoryTree(leaves)
+    n = len(leaves)
+    nodes = {k: [tree.perfect(k, i) for i in range(n >> k)] for k in range(n.bit_length())}
+    sc.append(list(range(1, n + 1)), nodes)
+    return tree
+
+
+def test_no_remembered_right_edge_fold_survives_a_truncate(tmp_path: Path) -> None:
+    size = 5 * BLOCK + 7  # proofs in the left part need MTH of the cut right part
+    sc = Sidecar(tmp_path / "x.nodes")
+    try:
+        first = _fill(sc, [leaf_hash(b"a%d" % i) for i in range(size)])
+        for index in (0, BLOCK + 3, 4 * BLOCK, size - 1):
+            assert sc.inclusion_path(index, size) == first.inclusion_proof(index, size)
+        sc.truncate(0)
+        second = _fill(sc, [leaf_hash(b"b%d" % i) for i in range(size)])
+        for index in (0, BLOCK + 3, 4 * BLOCK, size - 1):
+            assert sc.inclusion_path(index, size) == second.inclusion_proof(index, size)
+    finally:
+        sc.close()

@@ -47,6 +47,8 @@ TILE_STRIDE = 4096
 TILE_FILE = "T00"
 #: Chunk of tiles built at once from the level files.
 _CHUNK = 256
+#: Most right-edge folds remembered by one sidecar.
+_FOLDS = 1024
 
 _OFFSETS = tuple(32 * (2 * BLOCK - (2 * BLOCK >> k)) for k in range(TILE_LEVELS))
 
@@ -90,7 +92,7 @@ class Tiles:
     most tiles a reader may use (a read-only view limits it to its consistent prefix).
     """
 
-    __slots__ = ("_advised", "_count", "_fd", "_last", "_read", "_usable", "cap")
+    __slots__ = ("_advised", "_count", "_fd", "_last", "_read", "_usable", "cap", "folds")
 
     def __init__(self, fd: Callable[[], int], read: Callable[[int, int, int], bytes]) -> None:
         """Tiles over ``fd()`` (nothing is opened until a tile is needed)."""
@@ -105,6 +107,8 @@ class Tiles:
         self._last: tuple[int, bytes] | None = None  # the last tile read
         self._usable = True  # False: the file cannot be opened (read-only, missing)
         self._advised = -1  # the descriptor last given POSIX_FADV_RANDOM
+        #: MTH(D[start:size]) of right-edge pieces by (start, size), for :func:`inclusion_path`.
+        self.folds: dict[tuple[int, int], bytes] = {}
 
     def get(self, block: int) -> bytes | None:
         """Tile ``block`` (:data:`TILE_BYTES`) if the file holds it whole, else None."""
@@ -192,8 +196,14 @@ def inclusion_path(tiles: Tiles, src: NodeSource, index: int, size: int) -> list
         j = (index >> level) ^ 1
         if (j + 1) << level <= size:
             proof.append(node(level, j))
-        else:  # the tree's end cuts the sibling: MTH of the rest
-            proof.append(_range_hash(src, j << level, size))
+        else:  # the tree's end cuts the sibling: MTH of the rest (memoised, as nodes never change)
+            key = (j << level, size)
+            piece = tiles.folds.get(key)
+            if piece is None:
+                if len(tiles.folds) >= _FOLDS:
+                    tiles.folds.clear()
+                piece = tiles.folds[key] = _range_hash(src, j << level, size)
+            proof.append(piece)
         level += 1
     rest = index >> inner
     while rest:
