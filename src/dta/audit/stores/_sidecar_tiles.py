@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable
 
 from dta.audit._merkle import NodeSource, _range_hash
+from dta.audit.stores._tile_layout import LEVEL_OFFSETS, TILE_BYTES, TILE_HEIGHT, TILE_LEAVES
 from dta.errors import StorageError
 
 __all__ = [
@@ -36,11 +37,9 @@ __all__ = [
 ]
 
 #: Levels held by a tile (0 .. TILE_LEVELS - 1).
-TILE_LEVELS = 6
+TILE_LEVELS = TILE_HEIGHT
 #: Records per tile.
-BLOCK = 1 << TILE_LEVELS
-#: Bytes of hashes in a tile.
-TILE_BYTES = 32 * (2 * BLOCK - 2)
+BLOCK = TILE_LEAVES
 #: Bytes a tile takes in the file (one 4 KiB page).
 TILE_STRIDE = 4096
 #: Name of the tile file in the sidecar directory.
@@ -50,7 +49,7 @@ _CHUNK = 256
 #: Most right-edge folds remembered by one sidecar.
 _FOLDS = 1024
 
-_OFFSETS = tuple(32 * (2 * BLOCK - (2 * BLOCK >> k)) for k in range(TILE_LEVELS))
+_OFFSETS = LEVEL_OFFSETS
 
 
 def level_offset(level: int) -> int:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from dta.audit.stores._tile_layout import LEVEL_OFFSETS, TILE_BYTES, TILE_HEIGHT, TILE_LEAVES
+
 __all__ = [
     "INSERT_TILE",
     "TILE_BYTES",
@@ -38,12 +40,8 @@ __all__ = [
     "tile_root",
 ]
 
-TILE_HEIGHT = 6
-TILE_LEAVES = 1 << TILE_HEIGHT
-#: Levels 6k .. 6k + 5 of a 64-node block: 64 + 32 + ... + 2 hashes.
-TILE_BYTES = 32 * (2 * TILE_LEAVES - 2)
-#: Byte offset of a tile's local level ``m``'s first hash.
-_OFFSET = tuple(32 * (2 * TILE_LEAVES - (2 * TILE_LEAVES >> m)) for m in range(TILE_HEIGHT))
+#: Byte offset of a tile's local level ``m``'s first hash (levels 6k .. 6k + 5 of a block).
+_OFFSET = LEVEL_OFFSETS
 _K_SHIFT = 56
 _sha256 = hashlib.sha256
 
