@@ -306,6 +306,17 @@ def test_whole_chains_give_the_same_leaves_with_and_without_c() -> None:
     assert _both(broken, 3, PREV0.encode())[1] == (None, None)
 
 
+def test_check_batch_without_any_c_gives_the_same_result() -> None:
+    cases = [_chain_lines(40, heads=3), _chain_lines(20, actor="party:\u00e9")]
+    cases.append([*cases[0][:10], cases[0][11], cases[0][10], *cases[0][12:]])  # reordered
+    for lines in cases:
+        with_c = vf.check_batch(lines)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(vf, "_scan", None)
+            mp.setattr(vf, "_run", None)
+            assert vf.check_batch(lines) == with_c
+
+
 @pytest.mark.parametrize("backend", ["hashlib", "auto"])
 def test_both_sha256_backends_give_the_same_leaves(backend: str) -> None:
     from dta import _speedups
