@@ -16,7 +16,7 @@ from test_readonly_tree import read_only, snapshot
 from dta import keys
 from dta.audit import AuditLog, MemoryTree, leaf_hash
 from dta.audit.stores import open_store
-from dta.audit.stores._sidecar import MEMORY_LOW_LEVEL
+from dta.audit.stores._sidecar_readonly import MEMORY_LOW_LEVEL
 from dta.errors import ConfigError, StorageError
 
 N = 150  # > 2 blocks of 2**MEMORY_LOW_LEVEL records, not a power of two

@@ -29,10 +29,11 @@ Rules this module enforces:
   other's records.
 * Read-only (``readonly=True``, ADR 0105): the log is opened ``O_RDONLY`` and only ever read
   under a *shared* ``flock`` (appenders hold it exclusively, so a reader never sees half an
-  append and never blocks another reader); the sidecar is a :class:`._sidecar.ReadOnlySidecar`
-  (files read when consistent, never created or written; the rest indexed in memory). Nothing
-  under the log's directory is created, written, cut or repaired; ``append`` and ``repair``
-  raise :class:`StorageError`, and ``fsck`` reports a stale sidecar without rebuilding it.
+  append and never blocks another reader); the sidecar is a
+  :class:`._sidecar_readonly.ReadOnlySidecar` (files read when consistent, never created or
+  written; the rest indexed in memory). Nothing under the log's directory is created, written,
+  cut or repaired; ``append`` and ``repair`` raise :class:`StorageError`, and ``fsck`` reports
+  a stale sidecar without rebuilding it.
 """
 
 from __future__ import annotations
@@ -56,8 +57,9 @@ from dta.audit.stores._jsonl_read import (
     read_lines,
     sidecar_matches,
 )
-from dta.audit.stores._sidecar import ReadOnlySidecar, Sidecar, _write_all
+from dta.audit.stores._sidecar import Sidecar, _write_all
 from dta.audit.stores._sidecar_queue import SidecarQueue
+from dta.audit.stores._sidecar_readonly import ReadOnlySidecar
 from dta.errors import ConfigError, StorageError
 
 __all__ = ["SIDECAR_LAG", "JSONLStore"]
