@@ -5,9 +5,12 @@ Figures, each beside its reference measured in the same run:
 * ``batch`` appends/s of ~1 KB records through ``AuditLog.append`` (one call per record, then
   ``flush()``; the time includes the flush) for the JSONL and SQLite stores, next to the raw I/O
   floor: ``flock`` + ``write`` of the same bytes with one ``fdatasync`` per 4,096 records; and
-  through ``append_many`` in batches of 100 (one locked write per batch).
+  through ``append_many`` in batches of 100 (one locked write or transaction per batch).
 * ``always`` appends/s next to the raw ``write`` + ``fdatasync`` per record floor (goal >= 70%),
   medians of 7 interleaved rounds (fsync cost on this VM drifts a lot within minutes).
+* The SQLite store's per-call ``batch`` and ``always`` rates again, next to bare ``sqlite3``
+  autocommit INSERTs of the same record lines (no checks, chain or subtree hashes): what the
+  engine itself costs per transaction here, so the store's overhead is visible apart from it.
 * Full verification of a 1,000,000-record JSONL log in a fresh subprocess: records/s and peak RSS
   (``ru_maxrss``), next to reading the same lines and hashing each (the hashing floor).
 * Inclusion proof generation at 1,000,000 records from the on-disk stores (JSONL sidecar,
@@ -35,10 +38,12 @@ and ``fsck`` writes the tiles of its complete blocks (marker ``sqlite-tiles.done
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import random
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -109,13 +114,47 @@ def _raw_floor(path: Path, n: int, sync_every: int) -> float:
         os.close(fd)
 
 
-def _append_rows(work: Path) -> list[Row]:
-    n_batch = 3_000 if quick() else 20_000
-    n_always = 50 if quick() else 150
+def _bare_sqlite_rate(path: Path, lines: list[bytes], synchronous: str) -> float:
+    """Autocommit INSERTs of ``lines`` by bare sqlite3 (WAL), as the SQLite store's engine floor.
+
+    One row per line with its leaf hash, in a table shaped like the store's; ``NORMAL`` uses the
+    store's batch autocheckpoint and ends with one fdatasync of the WAL and the database, like
+    ``flush()``. No record checks, no chain, no subtree hashes or tiles.
+    """
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        if synchronous == "NORMAL":
+            conn.execute("PRAGMA wal_autocheckpoint = 16384")
+        conn.execute("CREATE TABLE r (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, line BLOB)")
+        conn.execute("INSERT INTO r VALUES (0, ?, ?)", (bytes(32), lines[0]))
+        sha256 = hashlib.sha256
+        start = time.perf_counter()
+        for i, line in enumerate(lines[1:], 1):
+            conn.execute("INSERT INTO r VALUES (?, ?, ?)", (i, sha256(b"\0" + line).digest(), line))
+        for name in (f"{path}-wal", str(path)):
+            fd = os.open(name, os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+        return (len(lines) - 1) / (time.perf_counter() - start)
+    finally:
+        conn.close()
+
+
+def _log_lines(path: Path) -> list[bytes]:
+    with path.open("rb") as f:
+        return [line.rstrip(b"\n") for line in f]
+
+
+def _batch_rows(work: Path, n_batch: int) -> list[Row]:
     rows: list[Row] = []
     floor_batch = _raw_floor(work / "raw-batch", n_batch, 4096)
+    rates = {}
     for kind, url in (("JSONL", str(work / "b.jsonl")), ("SQLite", f"sqlite:{work / 'b.db'}")):
-        rate = _append_rate(url, n_batch, "batch")
+        rates[kind] = rate = _append_rate(url, n_batch, "batch")
         rows.append(
             Row(
                 AREA,
@@ -128,26 +167,47 @@ def _append_rows(work: Path) -> list[Row]:
                 met=rate >= 20_000,
             )
         )
-    rate = _append_rate(str(work / "m.jsonl"), n_batch, "batch", batch=100)
+    for kind, url in (("JSONL", str(work / "m.jsonl")), ("SQLite", f"sqlite:{work / 'm.db'}")):
+        rate = _append_rate(url, n_batch, "batch", batch=100)
+        rows.append(
+            Row(
+                AREA,
+                f"batch-mode durable appends/s via append_many(100) ({kind})",
+                "rec/s",
+                rate,
+                "raw flock+write, fdatasync/4096",
+                floor_batch,
+                goal=">= 20,000/s",
+                met=rate >= 20_000,
+            )
+        )
+    bare = _bare_sqlite_rate(work / "bare-batch.db", _log_lines(work / "b.jsonl"), "NORMAL")
     rows.append(
         Row(
             AREA,
-            "batch-mode durable appends/s via append_many(100) (JSONL)",
+            "batch-mode appends/s, ~1 KB records (SQLite store against its engine)",
             "rec/s",
-            rate,
-            "raw flock+write, fdatasync/4096",
-            floor_batch,
-            goal=">= 20,000/s",
-            met=rate >= 20_000,
+            rates["SQLite"],
+            "bare sqlite3 autocommit INSERT of the same lines, WAL, synchronous=NORMAL",
+            bare,
         )
     )
+    return rows
+
+
+def _append_rows(work: Path) -> list[Row]:
+    n_batch = 3_000 if quick() else 20_000
+    n_always = 50 if quick() else 150
+    rows = _batch_rows(work, n_batch)
+    always_lines = _log_lines(work / "b.jsonl")[:n_always]
     # fsync cost on this shared VM drifts by 10x within minutes: interleave short rounds of the
     # floor and both stores and compare medians.
-    samples: dict[str, list[float]] = {"floor": [], "JSONL": [], "SQLite": []}
+    samples: dict[str, list[float]] = {"floor": [], "JSONL": [], "SQLite": [], "bare": []}
     for r in range(7):
         samples["floor"].append(_raw_floor(work / f"raw-always{r}", n_always, 1))
         samples["JSONL"].append(_append_rate(str(work / f"a{r}.jsonl"), n_always, "always"))
         samples["SQLite"].append(_append_rate(f"sqlite:{work / f'a{r}.db'}", n_always, "always"))
+        samples["bare"].append(_bare_sqlite_rate(work / f"bare{r}.db", always_lines, "FULL"))
     floor_always = statistics.median(samples["floor"])
     for kind in ("JSONL", "SQLite"):
         rate = statistics.median(samples[kind])
@@ -163,6 +223,16 @@ def _append_rows(work: Path) -> list[Row]:
                 met=rate >= 0.7 * floor_always,
             )
         )
+    rows.append(
+        Row(
+            AREA,
+            "always-mode appends/s, ~1 KB records (SQLite store against its engine)",
+            "rec/s",
+            statistics.median(samples["SQLite"]),
+            "bare sqlite3 autocommit INSERT of the same lines, WAL, synchronous=FULL",
+            statistics.median(samples["bare"]),
+        )
+    )
     return rows
 
 

@@ -14,7 +14,8 @@ subtree hashes live: :mod:`._sqlite_nodes`; how proofs read them: :mod:`._sqlite
   reads the tail from the database after such a failure, and is retried once in a new
   transaction if row ``n`` exists. The builder may therefore be called more than once, the
   first time before the write lock is held; only the lines of the call whose INSERT commits
-  are stored.
+  are stored. That transaction is most of an append's cost (ADR 0108); ``append_many``
+  (one transaction for the whole batch) is the fast way to log many events.
 * An append that completes a block of 64 records inserts its tile (and any tile of a higher
   level it completes) in the same transaction, so it never takes the one-INSERT path. The
   open blocks' hashes are kept with the cached tail and re-read with it (ADR 0104).
