@@ -266,7 +266,7 @@ def test_lines_read_in_blocks_match_the_file_for_every_range(
     with AuditLog.open(path, create=True) as log:
         log.append_many([event(i, pad=i * 7) for i in range(23)])
     want = path.read_bytes().split(b"\n")[:-1]
-    monkeypatch.setattr(_jsonl, "_CHUNK", chunk)
+    monkeypatch.setattr(_jsonl, "CHUNK", chunk)
     with AuditLog.open(path) as log:
         for start in (0, 1, 11, 22, 23):
             for stop in (None, start, start + 1, 20, 30):

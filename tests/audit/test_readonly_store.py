@@ -251,7 +251,7 @@ def test_catch_up_by_blocks_finds_what_line_by_line_finds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: int
 ) -> None:
     """Indexing a log without sidecar: the block check and the line check name the same damage."""
-    from dta.audit.stores import _jsonl
+    from dta.audit.stores import _jsonl_view
 
     path = _make(tmp_path, sidecar=False)
     lines = path.read_bytes().split(b"\n")
@@ -263,7 +263,7 @@ def test_catch_up_by_blocks_finds_what_line_by_line_finds(
             return log.size, log.store.damage  # type: ignore[attr-defined]
 
     fast = opened()
-    monkeypatch.setattr(_jsonl, "clean_lines", lambda *a, **k: 0)
+    monkeypatch.setattr(_jsonl_view, "clean_lines", lambda *a, **k: 0)
     slow = opened()
     assert fast == slow
     size, damage = fast

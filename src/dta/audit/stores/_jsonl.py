@@ -1,21 +1,17 @@
 """JSONL file store: one canonical record per line, the default store and the exchange format.
 
-Rules this module enforces:
+Rules this module enforces (what the store knows the log holds, and how it learns it from the
+files, is :mod:`._jsonl_view`):
 
 * The log file holds only record lines, each ``canonical_bytes(record) + b"\\n"``; it is opened
   ``O_APPEND`` and every append happens under an exclusive ``flock`` on the log file, after
   re-reading the tail, so processes sharing the file never fork the chain or reuse an index.
 * A rebuildable sidecar (:mod:`._sidecar`) gives O(1) access to any record offset and subtree
-  hash. On open (and whenever another process changed the file) it is checked against the log:
-  partial entries are dropped, records the sidecar lacks are parsed and indexed (catch-up), and a
-  sidecar whose first or last leaf hash does not match the log is rebuilt from the log.
-* Catch-up checks each new line (size, strict canonical JSON, record rules, index, ``prev`` link),
-  a block of lines at once through the verifier's batch check and line by line after any anomaly.
-  The bytes after the last valid record are a *torn tail* when they hold no newline (or only NUL
-  bytes and newlines, as after a power loss); any other damage is *corruption*. Either way the log
-  refuses appends: a torn tail until :meth:`JSONLStore.repair` moves it aside into
-  ``<log>.torn-<time>-<offset>`` (fsynced, then the log is cut), corruption always (repair
-  refuses; verify the log and restore it from a partner's copy). Nothing is ever deleted.
+  hash; it is checked against the log on open and whenever another process changed the file.
+* A log with a damaged tail (see :mod:`._jsonl_view`: *torn* or *corrupt*) refuses appends: a
+  torn tail until :meth:`JSONLStore.repair` moves it aside into ``<log>.torn-<time>-<offset>``
+  (fsynced, then the log is cut), corruption always (repair refuses; verify the log and restore
+  it from a partner's copy). Nothing is ever deleted.
 * Durability (see :mod:`dta.audit.stores`): ``always`` fdatasyncs the log before each append
   returns (and fsyncs the file and directory on create); ``batch`` writes under the lock and
   fdatasyncs on ``flush()``/``close()`` or after the group-commit bounds; ``none`` never syncs.
@@ -46,53 +42,29 @@ from pathlib import Path
 from typing import Any
 
 from dta.audit._merkle import inclusion_proof
-from dta.audit._record import MAX_LINE
 from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
-from dta.audit.stores._jsonl_files import FileLock, move_aside, open_log
-from dta.audit.stores._jsonl_read import (
-    SharedLock,
-    clean_lines,
-    line_problem,
-    open_readonly,
-    read_lines,
-    sidecar_matches,
-)
-from dta.audit.stores._sidecar import Sidecar, _write_all
-from dta.audit.stores._sidecar_queue import SidecarQueue
-from dta.audit.stores._sidecar_readonly import ReadOnlySidecar
+from dta.audit.stores._jsonl_files import move_aside, open_log
+from dta.audit.stores._jsonl_read import open_readonly, read_lines, sidecar_matches
+from dta.audit.stores._jsonl_view import CHUNK, LogView
+from dta.audit.stores._sidecar import _write_all
 from dta.errors import ConfigError, StorageError
 
 __all__ = ["SIDECAR_LAG", "JSONLStore"]
 
-_ZERO = bytes(32)
-_CHUNK = 1 << 20
 #: Most records this process appends before it writes their sidecar entries (one write per file).
 SIDECAR_LAG = 256
 _sha256 = hashlib.sha256
 
 
-class JSONLStore:
+class JSONLStore(LogView):
     """Append-only JSONL log with a subtree-hash sidecar (see module rules)."""
 
     def __init__(self, path: Path, fd: int, durability: str, readonly: bool = False) -> None:
         """Use :meth:`open`."""
-        self._path = path
-        self._fd = fd
+        super().__init__(path, fd, readonly)
         self._durability = durability
-        self._readonly = readonly
-        nodes = path.with_name(path.name + ".nodes")
-        self._sidecar = ReadOnlySidecar(nodes, self._pread) if readonly else Sidecar(nodes)
-        self._lock = SharedLock(fd, path) if readonly else FileLock(fd, path)
-        self._n = 0
-        self._end = 0
-        self._last = _ZERO
-        self._known = False
-        self._damage: dict[str, Any] | None = None
-        self._q = SidecarQueue(self._sidecar)  # sidecar entries of appends not written yet
-        self._contended = False
         self._pending = 0
         self._pending_since = 0.0
-        self._closed = False
 
     @classmethod
     def open(
@@ -154,155 +126,9 @@ class JSONLStore:
         """True if the store was opened read-only."""
         return self._readonly
 
-    def _pread(self, offset: int, size: int) -> bytes:
-        return os.pread(self._fd, size, offset)
-
     def _refuse(self, what: str) -> None:
         if self._readonly:
             raise StorageError(f"{self._path}: opened read-only: refusing to {what}")
-
-    @property
-    def damage(self) -> dict[str, Any] | None:
-        """``{"kind": "torn"|"corrupt", "index", "offset", "bytes", "reason"}`` or None."""
-        return None if self._damage is None else dict(self._damage)
-
-    # -- locking and refresh ------------------------------------------------------------------
-
-    def _locked(self) -> FileLock:
-        if self._closed:
-            raise StorageError(f"{self._path}: store is closed")
-        return self._lock
-
-    def _refresh(self) -> None:
-        """Bring the in-memory view up to date with the file (caller holds the lock)."""
-        size = os.fstat(self._fd).st_size
-        if self._known and size == self._end:
-            return  # nobody appended since our view: every appender writes under the lock
-        if self._known:
-            self._contended = True  # another process appended: write entries before unlocking
-        self._known = False
-        self._damage = None
-        self._q.reset(0)
-        n = self._sidecar.normalise()
-        if n and not self._matches(n, size):
-            self._sidecar.truncate(0)
-            n = 0
-        self._n = n
-        self._q.reset(n)
-        self._end = self._sidecar.offset(n - 1) if n else 0
-        self._last = self._sidecar.node(0, n - 1) if n else _ZERO
-        if size > self._end:
-            self._catch_up(size)
-        self._known = True
-
-    def _matches(self, n: int, size: int) -> bool:
-        """True if the sidecar's first and last records match the log's bytes."""
-        end = self._sidecar.offset(n - 1)
-        if end > size:
-            return False
-        for index in {0, n - 1}:
-            start = self._sidecar.offset(index - 1) if index else 0
-            stop = self._sidecar.offset(index)
-            raw = os.pread(self._fd, stop - start, start)
-            if len(raw) != stop - start or not raw.endswith(b"\n") or stop <= start:
-                return False
-            leaf = hashlib.sha256(b"\x00" + raw[:-1]).digest()
-            if leaf != self._sidecar.node(0, index):
-                return False
-        return True
-
-    def _catch_up(self, size: int) -> None:
-        """Index the records after the sidecar's end; note a torn or corrupt tail."""
-        offset = self._end
-        buf = b""
-        ends: list[int] = []
-        leaves: list[bytes] = []
-        while offset + len(buf) < size:
-            chunk = os.pread(self._fd, min(_CHUNK, size - offset - len(buf)), offset + len(buf))
-            if not chunk:
-                break
-            buf += chunk
-            prev = leaves[-1] if leaves else self._last
-            pos = clean_lines(buf, offset, self._n + len(leaves), prev, ends=ends, leaves=leaves)
-            if len(leaves) >= 65536:
-                self._index(ends, leaves)
-                ends, leaves = [], []
-            while True:
-                nl = buf.find(b"\n", pos)
-                if nl < 0:
-                    break
-                line = buf[pos:nl]
-                prev = leaves[-1] if leaves else self._last
-                reason = line_problem(line, self._n + len(leaves), prev)
-                if reason is not None:
-                    self._index(ends, leaves)
-                    self._note_damage(offset + pos, size, reason)
-                    return
-                ends.append(offset + nl + 1)
-                leaves.append(hashlib.sha256(b"\x00" + line).digest())
-                pos = nl + 1
-                if len(leaves) >= 65536:
-                    self._index(ends, leaves)
-                    ends, leaves = [], []
-            offset += pos
-            buf = buf[pos:]
-            if len(buf) > MAX_LINE + 1:
-                break
-        self._index(ends, leaves)
-        if offset < size:
-            self._note_damage(offset, size, "incomplete last line (no newline)")
-
-    def _index(self, ends: list[int], leaves: list[bytes]) -> None:
-        if not leaves:
-            return
-        if isinstance(self._sidecar, ReadOnlySidecar):
-            self._sidecar.remember(ends, leaves)
-            self._n += len(leaves)
-            self._end = ends[-1]
-            self._last = leaves[-1]
-            return
-        self._stage(ends, leaves)
-        self._drain(strict=True)
-
-    def _note_damage(self, offset: int, size: int, reason: str) -> None:
-        rest = os.pread(self._fd, min(size - offset, 1 << 24), offset)
-        body = rest[:-1] if rest.endswith(b"\n") else rest
-        torn = b"\n" not in rest or not body.replace(b"\n", b"").strip(b"\x00")
-        self._damage = {
-            "kind": "torn" if torn else "corrupt",
-            "index": self._n,
-            "offset": offset,
-            "bytes": size - offset,
-            "reason": reason,
-        }
-
-    def _stage(self, ends: list[int], leaves: list[bytes]) -> None:
-        """Account for records ``_n, ...`` (already in the log) and queue their sidecar entries."""
-        self._q.stage(ends, leaves)
-        self._n += len(leaves)
-        self._end = ends[-1]
-        self._last = leaves[-1]
-
-    def _drain(self, *, strict: bool = False) -> None:
-        """Write the queued sidecar entries (caller holds the lock and a current view).
-
-        Raises:
-            StorageError: with ``strict``, the write failed or the sidecar changed meanwhile
-                (without it the next refresh re-indexes those records from the log).
-        """
-        try:
-            self._q.write()
-        except StorageError:
-            self._known = False  # the log holds the records; the next refresh re-indexes them
-            if strict:
-                raise
-
-    def _view(self) -> None:
-        """Refresh and write queued sidecar entries, so sidecar reads see every record."""
-        self._refresh()
-        if len(self._q):
-            self._drain()
-            self._refresh()  # a no-op unless the queue had to be dropped (then: catch-up)
 
     # -- Store API --------------------------------------------------------------------------
 
@@ -456,8 +282,8 @@ class JSONLStore:
         return self._read_lines(offset, None if stop is None else max(stop - start, 0), limit)
 
     def _read_lines(self, offset: int, count: int | None, limit: int) -> Iterator[bytes]:
-        """Lines starting before ``limit`` (at most ``count``), read in blocks of ``_CHUNK``."""
-        return read_lines(self._path, offset, count, limit, _CHUNK)
+        """Lines starting before ``limit`` (at most ``count``), read in blocks of ``CHUNK``."""
+        return read_lines(self._path, offset, count, limit, CHUNK)
 
     def line(self, index: int) -> bytes:
         """The stored line of record ``index``.
