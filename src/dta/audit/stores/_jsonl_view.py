@@ -5,8 +5,10 @@ Rules this module enforces:
 * :class:`LogView` holds the store's view of the log: the number of indexed records, the end
   offset of the last one, its leaf hash and any damage after it. It is read and changed only
   under the store's lock (:meth:`LogView._locked`; exclusive for appenders, shared for a
-  read-only store). Since every appender writes under the exclusive lock, a view whose end
-  equals the file's size is current; any other size means it is refreshed from the files.
+  read-only store). Since every appender writes under the exclusive lock, a view that was
+  current stays current while the file's size equals its end; on any other size, or once a
+  write failed or was interrupted (the view is then marked unknown), it is refreshed from the
+  files.
 * On open (and whenever another process changed the file) the sidecar (:mod:`._sidecar`) is
   checked against the log: partial entries are dropped, a sidecar whose first or last leaf hash
   does not match the log's bytes is rebuilt from the log, and records the sidecar lacks are
@@ -17,7 +19,8 @@ Rules this module enforces:
   and line by line after any anomaly (:func:`._jsonl_read.line_problem`), reading the log in
   blocks of :data:`CHUNK` bytes. The bytes after the last valid record are a *torn tail* when
   they hold no newline (or only NUL bytes and newlines, as after a power loss); any other
-  damage is *corruption*. Either is recorded in :attr:`LogView.damage`, never changed here.
+  damage is *corruption*. Either is recorded in :attr:`LogView.damage`; its bytes are left as
+  they are.
 * Records already in the log are *staged*: the view counts them at once and their sidecar
   entries wait in a :class:`._sidecar_queue.SidecarQueue` until *drained* under the lock. A drain
   that finds the sidecar changed drops the queue and marks the view unknown, so the next
