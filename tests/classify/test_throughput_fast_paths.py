@@ -41,8 +41,11 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_classify.py"
 KEY = b"benchmark-key-0123456789"
 # Digests of full_report() for 1 MiB of each benchmark corpus, computed with the engine as of
 # commit 1a5f9ba (before ADR 0099). Recompute only for an intended change in detection.
+# Dense re-pinned for detector set 1.2 (ADR 0109): its 36 PEM headers, each interleaved with
+# filler paragraphs, were VERY_LIKELY blocks spanning the prose up to the next END line and
+# are now LIKELY headers; every other hit, count and detail is unchanged (sparse: no change).
 GOLDEN = {
-    "dense": ("7ca6d3f10827da9d140b3edfb41d7f1b282163d9bc17f6f6e86c7d694367cf63", 1431),
+    "dense": ("edebaec3575315c20a5422478878cc95d38fe8b1c47950a762c9d76f47fb060d", 1431),
     "sparse": ("a112625c82c035d12c58ee23e9caa169d82f5139a1a4cf749ac4e17a7171d29a", 136),
 }
 

@@ -3,8 +3,17 @@
 Rules this module enforces:
 
 * ``private_key``: a PEM ``-----BEGIN ... PRIVATE KEY-----`` header (PKCS#1/#8, EC, DSA,
-  OpenSSH, encrypted, PGP); with base64 body and the matching END line -> VERY_LIKELY, header
-  alone -> LIKELY. The fingerprint covers the body, never the header.
+  OpenSSH, encrypted, PGP). VERY_LIKELY only as a complete block: the BEGIN line ends at its
+  dashes; then, within :data:`PEM_SPAN` characters, optional header lines (``Name: value``,
+  RFC 1421 continuation lines), blank lines, base64 lines holding at least
+  :data:`PEM_MIN_PAYLOAD` characters (an OpenPGP ``=XXXX`` checksum line last) and, at a line
+  start, the END line of the *same* label. Line breaks are LF, CRLF, or the escapes ``\\n`` /
+  ``\\r\\n`` throughout. No accepted line holds ``-----``, so a block never reaches past
+  another BEGIN or END line. Anything else: the header alone, LIKELY, and the scan goes on
+  (a later block's own BEGIN is its own finding). The value (the fingerprint input) is the
+  base64 payload without line breaks or spaces: never the header lines, the checksum line or
+  the BEGIN/END lines, so the same key in LF, CRLF or escaped form, or with other armour
+  comments, has one fingerprint.
 * ``aws_access_key``: a known AWS key-id prefix (``AKIA``, ``ASIA``, ...) followed by 16
   base32 characters (``A-Z2-7``) on token boundaries.
 * ``jwt``: three base64url segments whose header decodes to a JSON object with ``alg``.
@@ -27,6 +36,8 @@ from dta.classify._findings import Hit, Likelihood
 from dta.errors import JSONError
 
 __all__ = [
+    "PEM_MIN_PAYLOAD",
+    "PEM_SPAN",
     "aws_hit",
     "entropy",
     "is_secret_name",
@@ -39,29 +50,90 @@ __all__ = [
 _PEM = re.compile(
     r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----"
 )
-_PEM_BODY = re.compile(
-    r"\s*(?:[A-Za-z0-9+/=:\-, ]*\r?\n)*?\s*([A-Za-z0-9+/=\r\n]{40,}?)\s*-----END "
-)
+# A block may reach this far past its BEGIN line (the whole END line included): RSA keys up to
+# 16384 bits and every OpenSSH/EC/DSA key fit; a larger block is reported by its header.
+PEM_SPAN = 16384
+# Fewest base64 characters a block's payload must have: an Ed25519 PKCS#8 key, the smallest
+# private key any of these labels carries, is 48 bytes (64 characters).
+PEM_MIN_PAYLOAD = 64
+
+
+def _pem_body(eol: str, excl: str) -> re.Pattern[str]:
+    """The text between a BEGIN line's dashes and ``-----END `` for one line-break style.
+
+    Every piece is possessive and the pieces of one line are told apart by their first
+    characters, so a match attempt never backtracks: it costs one pass over the text it reads.
+    No accepted line holds ``-----``, so an attempt stops at the next BEGIN or END line.
+    """
+    val = rf"(?:[^{excl}\-]++|-(?!----))"  # a header character: no line break, no "-----"
+    name = r"[A-Za-z](?:[A-Za-z0-9]|-(?!----)){0,63}+"
+    header = rf"[ \t]*+{name}:{val}*+{eol}"  # Proc-Type: 4,ENCRYPTED / Version: ...
+    cont = rf"[ \t]++(?:[^ \t{excl}\-]|-(?!----)){val}*+{eol}"  # RFC 1421 continuation line
+    blank = rf"[ \t]*+{eol}"
+    b64 = rf"[ \t]*+[A-Za-z0-9+/]++={{0,2}}+[ \t]*+{eol}"
+    crc = rf"[ \t]*+=[A-Za-z0-9+/]{{4}}[ \t]*+{eol}"  # OpenPGP armour checksum (RFC 4880 6.2)
+    return re.compile(
+        rf"[ \t]*+{eol}"  # the rest of the BEGIN line
+        rf"(?:{header}(?:{header}|{cont})*+)?+"  # then a blank line (or not: mangled copies)
+        rf"((?:{b64}|{blank})++)"  # the payload lines (group 1)
+        rf"(?:{crc}(?:{blank})*+)?+"
+        r"[ \t]*+-----END "
+    )
+
+
+# Line breaks as in a file (LF or CRLF), or written as the escapes \n / \r\n (a key pasted into
+# a JSON, YAML or .env string that is scanned as plain text).
+_PEM_BODY = _pem_body(r"\r?\n", r"\r\n")
+_PEM_BODY_ESCAPED = _pem_body(r"(?:\\r)?\\n", r"\r\n\\")
+
+
+def _pem_payload(text: str, start: int, label: str) -> tuple[str, int] | None:
+    """The payload and end offset of the block whose BEGIN line's dashes end at ``start``.
+
+    None unless the BEGIN line ends there and is followed, within :data:`PEM_SPAN` characters,
+    by optional header lines closed by a blank line, base64 lines (an OpenPGP checksum line
+    last) and the END line of the same ``label``.
+    """
+    escaped = text.startswith(("\\n", "\\r\\n"), start)
+    limit = min(len(text), start + PEM_SPAN)
+    m = (_PEM_BODY_ESCAPED if escaped else _PEM_BODY).match(text, start, limit)
+    if m is None:
+        return None
+    end_marker = f"-----END {label}-----"
+    stop = m.end() - len("-----END ")
+    if not text.startswith(end_marker, stop, limit):
+        return None
+    lines = m.group(1)
+    if escaped:
+        lines = lines.replace("\\r", "").replace("\\n", "")
+    payload = "".join(lines.split())
+    if len(payload) < PEM_MIN_PAYLOAD:
+        return None
+    return payload, stop + len(end_marker)
 
 
 def pem_hit(text: str, pos: int) -> Hit | None:
-    """Classify the PEM header at ``pos``, or return None when it is not a private key."""
+    """Classify the PEM header at ``pos``, or return None when it is not a private key.
+
+    A complete block (see :func:`_pem_payload`) is VERY_LIKELY with its base64 payload as the
+    value; a header without one is LIKELY with the label as the value and covers the header
+    alone, so a later block's own BEGIN line is still found.
+    """
     m = _PEM.match(text, pos)
     if m is None:
         return None
     label = m.group(1)
-    end_marker = f"-----END {label}-----"
-    stop = text.find(end_marker, m.end(), m.end() + 16384)
-    if stop >= 0:
-        body = "".join(text[m.end() : stop].split())
+    block = _pem_payload(text, m.end(), label)
+    if block is not None:
+        payload, end = block
         return Hit(
             pos,
-            stop + len(end_marker),
+            end,
             "private_key",
             Likelihood.VERY_LIKELY,
             "rule",
             f"PEM {label} block with matching END line",
-            body,
+            payload,
             label.lower(),
         )
     return Hit(

@@ -48,7 +48,9 @@ from dta.classify._findings import Hit, Likelihood
 
 __all__ = ["DETECTOR_TYPES", "DETECTOR_VERSION", "MAX_MATCH", "scan"]
 
-DETECTOR_VERSION = "1.1"  # 1.1: passport_number; USCC authority codes A, N, Y
+# 1.1: passport_number; USCC authority codes A, N, Y. 1.2: a PEM BEGIN line pairs only with its
+# own END line across a PEM-shaped body, else the header alone is reported (ADR 0109)
+DETECTOR_VERSION = "1.2"
 DETECTOR_TYPES = (
     "aba_routing",
     "aws_access_key",
