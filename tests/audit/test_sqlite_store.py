@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from store_kinds import event
 
+from dta._cli.main import run
 from dta.audit import AuditLog
 from dta.audit.merkle import MemoryTree, RootBuilder, leaf_hash
 from dta.audit.stores._sqlite import SQLiteStore
@@ -168,6 +169,36 @@ def test_sqlite_fsck_flags_tampered_inline_subtree_but_verify_recomputes(tmp_pat
         assert not report["ok"]
         assert "record 3" in report["problems"][0]
         assert log.verify().ok
+
+
+def test_sqlite_fsck_reports_a_damaged_page_as_a_problem_not_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A b-tree page SQLite cannot read (here: dta_meta's index) is an fsck finding.
+
+    The CLI then exits 1 with the finding, like any other fsck problem, instead of failing to
+    run (exit 2); the records themselves still read and verify.
+    """
+    path = tmp_path / "log.db"
+    with AuditLog.open(f"sqlite:{path}", create=True) as log:
+        log.append_many([event(i) for i in range(40)])
+    conn = sqlite3.connect(path)
+    (page,) = conn.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'sqlite_autoindex_dta_meta_1'"
+    ).fetchone()
+    (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    conn.close()
+    with path.open("r+b") as f:  # an invalid b-tree page type
+        f.seek((page - 1) * page_size)
+        f.write(b"\x00")
+    with AuditLog.open(f"sqlite:{path}", readonly=True) as log:
+        report = log.fsck()
+        assert not report["ok"]
+        assert report["problems"][0].startswith("database file is damaged")
+        assert report["size"] == 40
+        assert log.verify().ok
+    assert run(["audit", "fsck", f"sqlite:{path}"]) == 1
+    assert "database file is damaged" in capsys.readouterr().out
 
 
 def test_sqlite_cached_tail_notices_other_writers_batches(tmp_path: Path) -> None:

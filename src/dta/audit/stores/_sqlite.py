@@ -41,7 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
-from dta.audit.stores._sqlite_fsck import check_hashes, integrity_problems, write_tiles
+from dta.audit.stores._sqlite_fsck import (
+    check_hashes,
+    corruption_problem,
+    integrity_problems,
+    write_tiles,
+)
 from dta.audit.stores._sqlite_nodes import Frontier, root_plan
 from dta.audit.stores._sqlite_proofs import NodeReader
 from dta.audit.stores._sqlite_schema import SCHEMA_VERSION, Layout, connect
@@ -449,8 +454,10 @@ class SQLiteStore:
         Returns:
             The report described in :meth:`dta.audit.stores.Store.fsck`.
 
+        A damaged file (``SQLITE_CORRUPT*`` / ``SQLITE_NOTADB``) is a reported problem.
+
         Raises:
-            StorageError: the database cannot be read.
+            StorageError: the database cannot be read (locked, I/O error).
         """
         missing: list[int] = []
         rebuilt: list[str] = []
@@ -464,7 +471,12 @@ class SQLiteStore:
                     count = write_tiles(missing, self._conn, self._nodes.fetch)
                     rebuilt.append(f"dta_tiles: {count} tiles of complete blocks written")
             except sqlite3.Error as exc:
-                raise StorageError(f"{self.url}: {exc}") from exc
+                damage = corruption_problem(exc)
+                if damage is None:
+                    raise StorageError(f"{self.url}: {exc}") from exc
+                problems, size = [damage], 0
+                with contextlib.suppress(StorageError):  # as far as the damage lets us count
+                    size = self.size()
         return {
             "store": "sqlite",
             "url": self.url,
