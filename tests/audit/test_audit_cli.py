@@ -308,3 +308,35 @@ def test_read_commands_never_create_the_sidecar(
     assert run(["audit", "append", "log.jsonl", "--actor", "a", "--action", "transfer.sent",
                 "--subject-id", "x", "--subject-sha256", SHA]) == 0  # fmt: skip
     assert (work / "log.jsonl.nodes" / "L00").stat().st_size == 4 * 32
+
+
+@pytest.mark.parametrize("log", ["log.jsonl", "sqlite:log.db"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--index", "3"], "index 3 is not within tree size 3"),
+        (["--index", "2", "--size", "2"], "index 2 is not within tree size 2"),
+        (["--index", "0", "--size", "9"], "tree size 9 is not within the log size 3"),
+    ],
+)
+def test_prove_outside_the_log_names_index_and_size(
+    work: Path, capsys: pytest.CaptureFixture[str], log: str, args: list[str], message: str
+) -> None:
+    """An index or size past the log is one line naming both, exit 1, on both stores.
+
+    (The JSONL store used to answer with its sidecar's internals: "subtree (0, 3) is not
+    indexed", exit 2.)
+    """
+    if log.startswith("sqlite:"):
+        assert run(["audit", "init", log]) == 0
+        for i in range(3):
+            ids = ["--subject-id", f"urn:{i}", "--subject-sha256", SHA]
+            assert (
+                run(["audit", "append", log, "--actor", "a", "--action", "data.accessed", *ids])
+                == 0
+            )
+    capsys.readouterr()
+    assert run(["audit", "prove", log, *args]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert message in err

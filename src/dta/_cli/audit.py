@@ -274,12 +274,13 @@ def prove(
         else:
             assert index is not None
             n = opened.size if size is None else size
+            proof = opened.prove_inclusion(index, n)  # first: it checks index < size <= log
             doc = {
                 "index": index,
                 "size": n,
                 "leaf_hash": opened.store.perfect(0, index).hex(),
                 "root": opened.root(n).hex(),
-                "proof": _b64(opened.prove_inclusion(index, n)),
+                "proof": _b64(proof),
             }
     _write(emit_text(doc), out)
 
