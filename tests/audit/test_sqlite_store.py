@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from dta._cli.main import run
 from dta.audit import AuditLog
 from dta.audit.merkle import MemoryTree, RootBuilder, leaf_hash
 from dta.audit.stores._sqlite import SQLiteStore
-from dta.errors import ProofError, StorageError
+from dta.errors import ProofError, StorageError, TamperError
 
 # The schema-1 layout exactly as the previous release created it (ADR 0054).
 _V1 = (
@@ -199,6 +200,37 @@ def test_sqlite_fsck_reports_a_damaged_page_as_a_problem_not_an_error(
         assert log.verify().ok
     assert run(["audit", "fsck", f"sqlite:{path}"]) == 1
     assert "database file is damaged" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage", ["header", "truncated", "meta-page"])
+def test_sqlite_file_damaged_before_open_is_an_fsck_finding_and_a_verify_fault(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    """Damage SQLite meets while opening is a TamperError (exit 1), and fsck reports it.
+
+    A garbage file header (SQLITE_NOTADB), a file cut in half and a broken dta_meta page all
+    fail before the store exists; fsck --format json still prints its report with the finding.
+    """
+    path = tmp_path / "log.db"
+    with AuditLog.open(f"sqlite:{path}", create=True) as log:
+        log.append_many([event(i) for i in range(200)])
+    data = bytearray(path.read_bytes())
+    if damage == "header":
+        data[:16] = b"not SQLite here!"
+    elif damage == "truncated":
+        del data[len(data) // 2 :]
+    else:
+        data[4096] = 0  # page 2 (dta_meta): an invalid b-tree page type
+    path.write_bytes(bytes(data))
+    with pytest.raises(TamperError, match="database file is damaged") as caught:
+        AuditLog.open(f"sqlite:{path}", readonly=True)
+    assert caught.value.kind == "damaged"
+    assert run(["audit", "fsck", f"sqlite:{path}", "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert not report["ok"]
+    assert report["problems"][0].startswith("database file is damaged")
+    assert run(["audit", "verify", f"sqlite:{path}"]) == 1
+    assert "database file is damaged" in capsys.readouterr().err
 
 
 def test_sqlite_cached_tail_notices_other_writers_batches(tmp_path: Path) -> None:

@@ -375,8 +375,24 @@ def witness(
 @format_option("text", "json")
 def fsck(log: str, fmt: str) -> None:
     """Check the store (torn tail, stored hashes); exit 1 on problems."""
-    with open_log(log, readonly=True) as opened, fail_in(log):
-        report = opened.fsck()
+    try:
+        opened = open_log(log, readonly=True)
+    except TamperError as exc:
+        if exc.kind != "damaged":
+            raise
+        # SQLite found the file damaged before the store could open: that is fsck's finding.
+        report: dict[str, Any] = {
+            "store": "sqlite",
+            "url": log,
+            "size": 0,
+            "ok": False,
+            "torn": None,
+            "problems": [f"database file is damaged: {exc.__cause__ or exc}"],
+            "rebuilt": [],
+        }
+    else:
+        with opened, fail_in(log):
+            report = opened.fsck()
     if fmt == "json":
         emit_json(report)
     else:

@@ -41,15 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from dta.audit.stores import BATCH_MAX_DELAY, BATCH_MAX_RECORDS, Builder, check_durability
-from dta.audit.stores._sqlite_fsck import (
-    check_hashes,
-    corruption_problem,
-    integrity_problems,
-    write_tiles,
-)
+from dta.audit.stores._sqlite_fsck import check_hashes, integrity_problems, write_tiles
 from dta.audit.stores._sqlite_nodes import Frontier, root_plan
 from dta.audit.stores._sqlite_proofs import NodeReader
-from dta.audit.stores._sqlite_schema import SCHEMA_VERSION, Layout, connect
+from dta.audit.stores._sqlite_schema import SCHEMA_VERSION, Layout, connect, damage_of
 from dta.audit.stores._sqlite_tiles import (
     INSERT_TILE,
     TILE_HEIGHT,
@@ -454,27 +449,32 @@ class SQLiteStore:
         Returns:
             The report described in :meth:`dta.audit.stores.Store.fsck`.
 
-        A damaged file (``SQLITE_CORRUPT*`` / ``SQLITE_NOTADB``) is a reported problem.
+        A damaged file (``SQLITE_CORRUPT*`` / ``SQLITE_NOTADB``) is a reported problem, except
+        through an ``immutable=1`` snapshot.
 
         Raises:
             StorageError: the database cannot be read (locked, I/O error).
         """
         missing: list[int] = []
         rebuilt: list[str] = []
+        problems: list[str] = []
+        size = 0
         with self._mutex:
             self._check_open()
             try:
-                problems = integrity_problems(self._conn)
+                problems += integrity_problems(self._conn)
                 size = self.size()
                 problems += check_hashes(self._conn, self._layout, self._nodes.perfect, missing)
                 if missing and not problems and not self._readonly:
                     count = write_tiles(missing, self._conn, self._nodes.fetch)
                     rebuilt.append(f"dta_tiles: {count} tiles of complete blocks written")
             except sqlite3.Error as exc:
-                damage = corruption_problem(exc)
-                if damage is None:
+                damage = damage_of(exc)
+                if damage is None or "immutable=1" in self._layout.read_uri:
+                    # An immutable snapshot can read a checkpoint a writer made meanwhile as
+                    # damage (see _sqlite_schema): not a finding about the file.
                     raise StorageError(f"{self.url}: {exc}") from exc
-                problems, size = [damage], 0
+                problems.append(damage)
                 with contextlib.suppress(StorageError):  # as far as the damage lets us count
                     size = self.size()
         return {

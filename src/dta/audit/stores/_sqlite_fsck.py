@@ -25,7 +25,7 @@ from dta.audit.stores._sqlite_schema import Layout
 from dta.audit.stores._sqlite_tiles import TILE_HEIGHT, TILE_LEAVES, make_tile, tile_id, tile_root
 from dta.errors import StorageError
 
-__all__ = ["check_hashes", "corruption_problem", "integrity_problems", "write_tiles"]
+__all__ = ["check_hashes", "integrity_problems", "write_tiles"]
 
 _TILE_CHUNK = 1024  # tiles written per transaction
 
@@ -36,19 +36,6 @@ def integrity_problems(conn: sqlite3.Connection) -> list[str]:
     if result != ["ok"]:
         return ["integrity_check: " + "; ".join(map(str, result[:5]))]
     return []
-
-
-def corruption_problem(exc: sqlite3.Error) -> str | None:
-    """The fsck problem for an error that says the database file is damaged, else None.
-
-    SQLite reports damage it meets while reading (a malformed page, a file that is not a
-    database) as ``SQLITE_CORRUPT*`` / ``SQLITE_NOTADB``; that is a finding of the check, not a
-    failure to run it. Other errors (locked, I/O) stay errors.
-    """
-    name = str(getattr(exc, "sqlite_errorname", ""))
-    if name.startswith("SQLITE_CORRUPT") or name == "SQLITE_NOTADB":
-        return f"database file is damaged: {exc}"
-    return None
 
 
 def check_hashes(

@@ -35,13 +35,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dta.audit.stores._sqlite_tiles import TILE_SQL
-from dta.errors import StorageError
+from dta.errors import Error, StorageError, TamperError
 
 __all__ = [
     "MMAP_BYTES",
     "SCHEMA_VERSION",
     "Layout",
     "connect",
+    "damage_of",
 ]
 
 SCHEMA_VERSION = "2"
@@ -233,14 +234,34 @@ def _connect_readonly(p: Path) -> tuple[sqlite3.Connection, Layout]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def damage_of(exc: sqlite3.Error) -> str | None:
+    """What a SQLite error says about damage to the file (``SQLITE_CORRUPT*``, ``SQLITE_NOTADB``).
+
+    None for every other error (locked, I/O, permission): those are failures to read, not
+    findings about the file.
+    """
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    if name.startswith("SQLITE_CORRUPT") or name == "SQLITE_NOTADB":
+        return f"database file is damaged: {exc}"
+    return None
+
+
+def _open_error(p: Path, exc: sqlite3.Error) -> Error:
+    damage = damage_of(exc)
+    if damage is not None:
+        return TamperError(f"{p}: {damage}", kind="damaged")
+    return StorageError(f"{p}: cannot open SQLite audit log: {exc}")
+
+
 def connect(
     p: Path, *, durability: str, create: bool, readonly: bool
 ) -> tuple[sqlite3.Connection, Layout]:
     """Open the database at ``p`` (autocommit connection usable from any thread).
 
     Raises:
+        TamperError: SQLite finds the file damaged (kind ``damaged``: a finding, exit 1).
         StorageError: missing database without ``create`` (always when ``readonly``), wrong
-            schema, or SQLite errors.
+            schema, or other SQLite errors.
     """
     if not p.exists() and (readonly or not create):
         raise StorageError(f"{p}: no such audit log (create it with 'dta audit init')")
@@ -248,16 +269,16 @@ def connect(
         try:
             return _connect_readonly(p)
         except sqlite3.Error as exc:
-            raise StorageError(f"{p}: cannot open SQLite audit log: {exc}") from exc
+            raise _open_error(p, exc) from exc
     try:
         conn = sqlite3.connect(p, timeout=120.0, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
-        raise StorageError(f"{p}: cannot open SQLite audit log: {exc}") from exc
+        raise _open_error(p, exc) from exc
     try:
         layout = _setup(conn, p, durability)
     except sqlite3.Error as exc:
         conn.close()
-        raise StorageError(f"{p}: cannot open SQLite audit log: {exc}") from exc
+        raise _open_error(p, exc) from exc
     except BaseException:
         conn.close()
         raise
