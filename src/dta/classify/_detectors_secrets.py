@@ -3,17 +3,23 @@
 Rules this module enforces:
 
 * ``private_key``: a PEM ``-----BEGIN ... PRIVATE KEY-----`` header (PKCS#1/#8, EC, DSA,
-  OpenSSH, encrypted, PGP). VERY_LIKELY only as a complete block: the BEGIN line ends at its
-  dashes; then, within :data:`PEM_SPAN` characters, optional header lines (``Name: value``,
-  RFC 1421 continuation lines), blank lines, base64 lines holding at least
-  :data:`PEM_MIN_PAYLOAD` characters (an OpenPGP ``=XXXX`` checksum line last) and, at a line
-  start, the END line of the *same* label. Line breaks are LF, CRLF, or the escapes ``\\n`` /
-  ``\\r\\n`` throughout. No accepted line holds ``-----``, so a block never reaches past
-  another BEGIN or END line. Anything else: the header alone, LIKELY, and the scan goes on
-  (a later block's own BEGIN is its own finding). The value (the fingerprint input) is the
-  base64 payload without line breaks or spaces: never the header lines, the checksum line or
-  the BEGIN/END lines, so the same key in LF, CRLF or escaped form, or with other armour
-  comments, has one fingerprint.
+  OpenSSH, encrypted, PGP). VERY_LIKELY only as a complete block whose payload has at least
+  :data:`PEM_MIN_PAYLOAD` characters and :data:`PEM_MIN_ENTROPY` bits per character (so
+  placeholders such as ``"A"*64`` or ``REDACTED`` repeated are not keys). A block is, first,
+  by the strict grammar: the BEGIN line ends at its dashes; then, within :data:`PEM_SPAN`
+  characters, optional header lines (``Name: value``, RFC 1421 continuation lines), blank
+  lines, base64 lines (an OpenPGP ``=XXXX`` checksum line last) and, at a line start, the END
+  line of the *same* label. Line breaks are LF, CRLF, or the escapes ``\\n`` / ``\\r\\n``
+  throughout. Else, as a re-encoded block (source-code string concatenation, ``> `` quoting,
+  comment prefixes, ``\\/``-escaped JSON, ``&#10;``, ``<br>``, CR-only breaks, doubly escaped
+  ``\\\\n``): the first ``-----`` after the BEGIN line opens the END line of the same label
+  within :data:`PEM_SPAN`, and base64 runs of at least :data:`PEM_MIN_RUN` characters make up
+  at least :data:`PEM_MIN_SHARE` of the non-whitespace text between (header lines aside).
+  Neither way reaches past another ``-----``, so a block never spans another BEGIN or END
+  line. Anything else: the header alone, LIKELY, and the scan goes on (a later block's own
+  BEGIN is its own finding). The value (the fingerprint input) is the base64 payload without
+  line breaks, spaces, header lines, the checksum line or the BEGIN/END lines, so the same key
+  in LF, CRLF, escaped or re-encoded form, or with other armour comments, has one fingerprint.
 * ``aws_access_key``: a known AWS key-id prefix (``AKIA``, ``ASIA``, ...) followed by 16
   base32 characters (``A-Z2-7``) on token boundaries.
 * ``jwt``: three base64url segments whose header decodes to a JSON object with ``alg``.
@@ -36,7 +42,10 @@ from dta.classify._findings import Hit, Likelihood
 from dta.errors import JSONError
 
 __all__ = [
+    "PEM_MIN_ENTROPY",
     "PEM_MIN_PAYLOAD",
+    "PEM_MIN_RUN",
+    "PEM_MIN_SHARE",
     "PEM_SPAN",
     "aws_hit",
     "entropy",
@@ -56,6 +65,17 @@ PEM_SPAN = 16384
 # Fewest base64 characters a block's payload must have: an Ed25519 PKCS#8 key, the smallest
 # private key any of these labels carries, is 48 bytes (64 characters).
 PEM_MIN_PAYLOAD = 64
+# Fewest bits per character (Shannon entropy) of a payload. Base64 of random or DER bytes has
+# ~5.9-6; the smallest key's 64 characters average 5.08 (s.d. 0.10; 4.65 the least of 20,000
+# Ed25519 keys). 4.5 bits needs at least 23 distinct characters, so "A"*64, "REDACTED"*8,
+# digit runs and spelled-out "YOURPRIVATEKEYGOESHERE" (<= 3.6) are placeholders, not keys.
+PEM_MIN_ENTROPY = 4.5
+# A re-encoded block (no strict grammar): fewest characters of one base64 run that counts as
+# payload, and the least share of the non-whitespace text between BEGIN and END the runs must
+# make. English prose is in the base64 alphabet but its words are shorter than 16 characters;
+# a quoting, comment or string-literal prefix costs 1-6 characters per 64-character line.
+PEM_MIN_RUN = 16
+PEM_MIN_SHARE = 0.75
 
 
 def _pem_body(eol: str, excl: str) -> re.Pattern[str]:
@@ -87,15 +107,13 @@ _PEM_BODY = _pem_body(r"\r?\n", r"\r\n")
 _PEM_BODY_ESCAPED = _pem_body(r"(?:\\r)?\\n", r"\r\n\\")
 
 
-def _pem_payload(text: str, start: int, label: str) -> tuple[str, int] | None:
-    """The payload and end offset of the block whose BEGIN line's dashes end at ``start``.
+def _pem_strict(text: str, start: int, label: str, limit: int) -> tuple[str, int] | None:
+    """The payload and end offset of the PEM body after the BEGIN line whose dashes end at
+    ``start``, read by the strict grammar (:func:`_pem_body`); None when it does not match.
 
-    None unless the BEGIN line ends there and is followed, within :data:`PEM_SPAN` characters,
-    by optional header lines closed by a blank line, base64 lines (an OpenPGP checksum line
-    last) and the END line of the same ``label``.
+    The body must be followed, before ``limit``, by the END line of the same ``label``.
     """
     escaped = text.startswith(("\\n", "\\r\\n"), start)
-    limit = min(len(text), start + PEM_SPAN)
     m = (_PEM_BODY_ESCAPED if escaped else _PEM_BODY).match(text, start, limit)
     if m is None:
         return None
@@ -106,36 +124,105 @@ def _pem_payload(text: str, start: int, label: str) -> tuple[str, int] | None:
     lines = m.group(1)
     if escaped:
         lines = lines.replace("\\r", "").replace("\\n", "")
-    payload = "".join(lines.split())
-    if len(payload) < PEM_MIN_PAYLOAD:
+    return "".join(lines.split()), stop + len(end_marker)
+
+
+# Line breaks as re-encodings spell them (string escapes, doubly escaped ones included, XML
+# character references, HTML breaks); each becomes a line break before the runs are taken.
+_BREAKS = (
+    "\\r",
+    "\\n",
+    "&#10;",
+    "&#13;",
+    "&#xA;",
+    "&#xa;",
+    "&#xD;",
+    "&#xd;",
+    "<br>",
+    "<br/>",
+    "<br />",
+    "<BR>",
+    "<BR/>",
+    "<BR />",
+)
+# A base64 run with its padding; a run led by "=" is an OpenPGP armour checksum (not payload).
+_RUN = re.compile(r"=?[A-Za-z0-9+/]++={0,2}+")
+# An armour header line (Proc-Type, DEK-Info, Version, Comment), after any quoting, comment or
+# string-literal prefix (">", "#", " * ", '"', b"): neither payload nor counted against it.
+_HEADER_LINE = re.compile(r"[^A-Za-z0-9]*+(?:[A-Za-z]{1,2}[\"'])?+[A-Za-z][A-Za-z0-9-]{0,63}+:")
+
+
+def _pem_reencoded(text: str, start: int, label: str, limit: int) -> tuple[str, int] | None:
+    """The payload and end offset of a re-encoded block (see the module rules), else None.
+
+    The first ``-----`` after ``start`` must open the END line of the same ``label`` before
+    ``limit``; the text between, its line-break spellings made line breaks and ``\\/`` made
+    ``/``, must hold base64 runs of at least :data:`PEM_MIN_RUN` characters that make up at
+    least :data:`PEM_MIN_SHARE` of its non-whitespace characters (armour header lines aside).
+    The payload is those runs in order, then the longest shorter run after the last of them
+    (the block's last line) when it makes the length a multiple of 4 as base64 is.
+    """
+    stop = text.find("-----", start, limit)
+    end_marker = f"-----END {label}-----"
+    if stop < 0 or not text.startswith(end_marker, stop, limit):
         return None
-    return payload, stop + len(end_marker)
+    between = text[start:stop]
+    for brk in _BREAKS:
+        between = between.replace(brk, "\n")
+    between = between.replace("\\/", "/")
+    runs: list[str] = []
+    tail = ""
+    size = chars = 0
+    for line in between.splitlines():
+        if _HEADER_LINE.match(line) is not None:
+            continue
+        chars += sum(map(len, line.split()))
+        for run in _RUN.findall(line):
+            if len(run) >= PEM_MIN_RUN and run[0] != "=":
+                runs.append(run)
+                size += len(run)
+                tail = ""
+            elif len(run) > len(tail) and run[0] != "=":
+                tail = run
+    if size < PEM_MIN_PAYLOAD or size < PEM_MIN_SHARE * chars:
+        return None
+    if (size + len(tail)) % 4 == 0:
+        runs.append(tail)
+    return "".join(runs), stop + len(end_marker)
 
 
 def pem_hit(text: str, pos: int) -> Hit | None:
     """Classify the PEM header at ``pos``, or return None when it is not a private key.
 
-    A complete block (see :func:`_pem_payload`) is VERY_LIKELY with its base64 payload as the
-    value; a header without one is LIKELY with the label as the value and covers the header
-    alone, so a later block's own BEGIN line is still found.
+    A complete block (strict grammar, else a re-encoded one; see the module rules) whose
+    payload has at least :data:`PEM_MIN_PAYLOAD` characters and :data:`PEM_MIN_ENTROPY` bits
+    per character is VERY_LIKELY with its base64 payload as the value; a header without one is
+    LIKELY with the label as the value and covers the header alone, so a later block's own
+    BEGIN line is still found.
     """
     m = _PEM.match(text, pos)
     if m is None:
         return None
     label = m.group(1)
-    block = _pem_payload(text, m.end(), label)
+    limit = min(len(text), m.end() + PEM_SPAN)
+    how = ""
+    block = _pem_strict(text, m.end(), label, limit)
+    if block is None:
+        how = " (re-encoded)"
+        block = _pem_reencoded(text, m.end(), label, limit)
     if block is not None:
         payload, end = block
-        return Hit(
-            pos,
-            end,
-            "private_key",
-            Likelihood.VERY_LIKELY,
-            "rule",
-            f"PEM {label} block with matching END line",
-            payload,
-            label.lower(),
-        )
+        if len(payload) >= PEM_MIN_PAYLOAD and entropy(payload) >= PEM_MIN_ENTROPY:
+            return Hit(
+                pos,
+                end,
+                "private_key",
+                Likelihood.VERY_LIKELY,
+                "rule",
+                f"PEM {label} block with matching END line{how}",
+                payload,
+                label.lower(),
+            )
     return Hit(
         pos,
         m.end(),
