@@ -127,65 +127,86 @@ def _pem_strict(text: str, start: int, label: str, limit: int) -> tuple[str, int
     return "".join(lines.split()), stop + len(end_marker)
 
 
-# Line breaks as re-encodings spell them (string escapes, doubly escaped ones included, XML
-# character references, HTML breaks); each becomes a line break before the runs are taken.
+# Line-break spellings of re-encodings (string escapes, doubly escaped ones included; XML
+# character references; HTML breaks; a bare CR), each group tried only when its first
+# characters occur; each becomes a line break before the runs are taken.
 _BREAKS = (
-    "\\r",
-    "\\n",
-    "&#10;",
-    "&#13;",
-    "&#xA;",
-    "&#xa;",
-    "&#xD;",
-    "&#xd;",
-    "<br>",
-    "<br/>",
-    "<br />",
-    "<BR>",
-    "<BR/>",
-    "<BR />",
+    (b"\\", ("\\r", "\\n")),
+    (b"&#", ("&#10;", "&#13;", "&#xA;", "&#xa;", "&#xD;", "&#xd;")),
+    (b"<", ("<br>", "<br/>", "<br />", "<BR>", "<BR/>", "<BR />")),
+    (b"\r", ("\r",)),
 )
-# A base64 run with its padding; a run led by "=" is an OpenPGP armour checksum (not payload).
-_RUN = re.compile(r"=?[A-Za-z0-9+/]++={0,2}+")
+# A base64 run with its padding, not led by another base64 character or "=" (so an OpenPGP
+# armour checksum "=XXXX" is no run); the long ones are the payload of a re-encoded block.
+_RUN = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]++={0,2}+")
+_LONG_RUN = re.compile(rf"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{{{PEM_MIN_RUN},}}+={{0,2}}+")
+# UTF-8 bytes -> "a" for a base64 or "=" character, " " for ASCII whitespace (the whitespace of
+# the share rule), "x" else. A run of m >= PEM_MIN_RUN characters lies in an "a"-run of L >= m
+# bytes (a run starts where its "a"-run does, so one run per "a"-run), which holds
+# floor(L / PEM_MIN_RUN) >= 1 disjoint copies of _A_CHUNK: the runs' total size is at most
+# 2 * PEM_MIN_RUN times the count of _A_CHUNK, a C-speed bound that rejects prose before the
+# regex pass.
+_CLASSES = bytes(
+    ord("a")
+    if chr(b) in "+/=" or (chr(b).isascii() and chr(b).isalnum())
+    else ord(" ")
+    if chr(b) in " \t\n\r\f\v"
+    else ord("x")
+    for b in range(256)
+)
+# Every byte but the first ones of a _BREAKS group, "\\/" and a header line's ":" (deleted in
+# one pass to see whether normalising has anything to do).
+_PLAIN = bytes(b for b in range(256) if chr(b) not in "\\&<\r:")
+_A_CHUNK = b"a" * PEM_MIN_RUN
 # An armour header line (Proc-Type, DEK-Info, Version, Comment), after any quoting, comment or
 # string-literal prefix (">", "#", " * ", '"', b"): neither payload nor counted against it.
-_HEADER_LINE = re.compile(r"[^A-Za-z0-9]*+(?:[A-Za-z]{1,2}[\"'])?+[A-Za-z][A-Za-z0-9-]{0,63}+:")
+_HEADER_LINES = re.compile(
+    r"^[^A-Za-z0-9\n]*+(?:[A-Za-z]{1,2}[\"'])?+[A-Za-z][A-Za-z0-9-]{0,63}+:[^\n]*+", re.MULTILINE
+)
 
 
 def _pem_reencoded(text: str, start: int, label: str, limit: int) -> tuple[str, int] | None:
     """The payload and end offset of a re-encoded block (see the module rules), else None.
 
     The first ``-----`` after ``start`` must open the END line of the same ``label`` before
-    ``limit``; the text between, its line-break spellings made line breaks and ``\\/`` made
-    ``/``, must hold base64 runs of at least :data:`PEM_MIN_RUN` characters that make up at
-    least :data:`PEM_MIN_SHARE` of its non-whitespace characters (armour header lines aside).
+    ``limit``; the text between, its line-break spellings made line breaks, ``\\/`` made ``/``
+    and armour header lines dropped, must hold base64 runs of at least :data:`PEM_MIN_RUN`
+    characters that make up at least :data:`PEM_MIN_SHARE` of its characters other than ASCII
+    whitespace.
     The payload is those runs in order, then the longest shorter run after the last of them
-    (the block's last line) when it makes the length a multiple of 4 as base64 is.
+    (the block's last line) when it makes the length a multiple of 4, as base64 is. Every
+    step is a C-level pass over the text between (no backtracking; prose is rejected by the
+    ``_AS_A`` bound before the regex pass), so an attempt costs O(length) and, as it stops at
+    the next ``-----``, all attempts together O(n).
     """
     stop = text.find("-----", start, limit)
     end_marker = f"-----END {label}-----"
     if stop < 0 or not text.startswith(end_marker, stop, limit):
         return None
     between = text[start:stop]
-    for brk in _BREAKS:
-        between = between.replace(brk, "\n")
-    between = between.replace("\\/", "/")
-    runs: list[str] = []
-    tail = ""
-    size = chars = 0
-    for line in between.splitlines():
-        if _HEADER_LINE.match(line) is not None:
-            continue
-        chars += sum(map(len, line.split()))
-        for run in _RUN.findall(line):
-            if len(run) >= PEM_MIN_RUN and run[0] != "=":
-                runs.append(run)
-                size += len(run)
-                tail = ""
-            elif len(run) > len(tail) and run[0] != "=":
-                tail = run
+    raw = between.encode("utf-8", "surrogatepass")
+    special = raw.translate(None, _PLAIN)
+    if special:
+        for first, spellings in _BREAKS:
+            if first in raw:
+                for spelling in spellings:
+                    between = between.replace(spelling, "\n")
+        if b"\\/" in raw:
+            between = between.replace("\\/", "/")
+        if b":" in special:
+            between = _HEADER_LINES.sub("", between)
+        raw = between.encode("utf-8", "surrogatepass")
+    classes = raw.translate(_CLASSES)
+    chars = len(between) - classes.count(b" ")
+    bound = 2 * PEM_MIN_RUN * classes.count(_A_CHUNK)
+    if bound < max(PEM_MIN_PAYLOAD, PEM_MIN_SHARE * chars):
+        return None
+    runs = _LONG_RUN.findall(between)
+    size = sum(map(len, runs))
     if size < PEM_MIN_PAYLOAD or size < PEM_MIN_SHARE * chars:
         return None
+    last = between.rindex(runs[-1]) + len(runs[-1])
+    tail = max(_RUN.findall(between, last), key=len, default="")
     if (size + len(tail)) % 4 == 0:
         runs.append(tail)
     return "".join(runs), stop + len(end_marker)
