@@ -16,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dta.classify import _candidates, _engine, _stream, scan_paths
-from dta.classify._detectors_secrets import PEM_MIN_PAYLOAD, PEM_SPAN, pem_hit
+from dta.classify._detectors_secrets import (
+    PEM_MIN_ENTROPY,
+    PEM_MIN_PAYLOAD,
+    PEM_SPAN,
+    entropy,
+    pem_hit,
+)
 from dta.classify._findings import Hit, Likelihood
 
 RSA = "RSA PRIVATE KEY"
@@ -287,6 +293,14 @@ _PIECES = st.sampled_from(
         "AAAA==",
         "prose here.",
         "-",
+        "> ",
+        '\\n" +\n"',
+        "&#10;",
+        "<br/>",
+        "\\/",
+        "\r",
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7",
+        "A" * 64,
     ]
 )
 
@@ -305,6 +319,7 @@ def test_a_block_never_spans_another_begin_and_its_value_is_base64(pieces: list[
         if h.likelihood == Likelihood.VERY_LIKELY:
             assert span.endswith(f"-----END {h.variant.upper()}-----")
             assert len(h.norm) >= PEM_MIN_PAYLOAD
+            assert entropy(h.norm) >= PEM_MIN_ENTROPY
             assert set(h.norm) <= set(
                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
             )

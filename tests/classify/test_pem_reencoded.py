@@ -288,3 +288,18 @@ def test_hostile_megabyte_of_escape_filled_blocks_finishes(
     hits = pem_hits(text)
     assert len(hits) == text.count("-----BEGIN ")
     assert {h.likelihood for h in hits} == {Likelihood.LIKELY}
+
+
+def test_indented_body_directly_under_header_lines_is_a_re_encoded_block(
+    candidate_path: str,
+) -> None:
+    """Indented base64 right under Proc-Type/DEK-Info (no blank line) reads as RFC 1421
+    continuation lines to the strict grammar; the re-encoded reading finds the key."""
+    pem = KEYS["rsa-traditional-encrypted"]
+    head, rest = pem.split("\n\n", 1)
+    text = head + "\n" + "\n".join("  " + ln for ln in rest.splitlines()[:-1])
+    text += "\n" + rest.splitlines()[-1] + "\n"
+    hits = pem_hits(text)
+    assert [h.likelihood for h in hits] == [Likelihood.VERY_LIKELY]
+    assert hits[0].explanation.endswith("(re-encoded)")
+    assert hits[0].norm == body(pem)

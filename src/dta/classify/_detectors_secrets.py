@@ -14,9 +14,9 @@ Rules this module enforces:
   comment prefixes, ``\\/``-escaped JSON, ``&#10;``, ``<br>``, CR-only breaks, doubly escaped
   ``\\\\n``): the first ``-----`` after the BEGIN line opens the END line of the same label
   within :data:`PEM_SPAN`, and base64 runs of at least :data:`PEM_MIN_RUN` characters make up
-  at least :data:`PEM_MIN_SHARE` of the non-whitespace text between (header lines aside).
-  Neither way reaches past another ``-----``, so a block never spans another BEGIN or END
-  line. Anything else: the header alone, LIKELY, and the scan goes on (a later block's own
+  at least :data:`PEM_MIN_SHARE` of the text between (ASCII whitespace and header lines
+  aside). Neither way reaches past another ``-----``, so a block never spans another BEGIN or
+  END line. Anything else: the header alone, LIKELY, and the scan goes on (a later block's own
   BEGIN is its own finding). The value (the fingerprint input) is the base64 payload without
   line breaks, spaces, header lines, the checksum line or the BEGIN/END lines, so the same key
   in LF, CRLF, escaped or re-encoded form, or with other armour comments, has one fingerprint.
