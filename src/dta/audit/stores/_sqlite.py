@@ -14,8 +14,8 @@ subtree hashes live: :mod:`._sqlite_nodes`; how proofs read them: :mod:`._sqlite
   reads the tail from the database after such a failure, and is retried once in a new
   transaction if row ``n`` exists. The builder may therefore be called more than once, the
   first time before the write lock is held; only the lines of the call whose INSERT commits
-  are stored. That transaction is most of an append's cost (ADR 0108); ``append_many``
-  (one transaction for the whole batch) is the fast way to log many events.
+  are stored. That transaction is about half of an append's cost (ADR 0108);
+  ``append_many`` (one transaction per batch) is the fast way to log many events.
 * An append that completes a block of 64 records inserts its tile (and any tile of a higher
   level it completes) in the same transaction, so it never takes the one-INSERT path. The
   open blocks' hashes are kept with the cached tail and re-read with it (ADR 0104).
@@ -25,7 +25,8 @@ subtree hashes live: :mod:`._sqlite_nodes`; how proofs read them: :mod:`._sqlite
 * ``readonly`` (ADR 0104): the database is opened with SQLite's ``mode=ro`` and never created,
   migrated or written; ``append`` and ``repair`` raise :class:`dta.errors.StorageError`.
 * Transactions make a torn tail impossible; ``repair`` has nothing to move and says so. ``fsck``
-  runs SQLite's integrity check and recomputes every stored leaf and subtree hash.
+  runs SQLite's integrity check and recomputes every stored leaf and subtree hash; a file
+  SQLite reports as damaged is a finding, not an error (ADR 0110).
 """
 
 from __future__ import annotations
@@ -449,11 +450,8 @@ class SQLiteStore:
         Returns:
             The report described in :meth:`dta.audit.stores.Store.fsck`.
 
-        A damaged file (``SQLITE_CORRUPT*`` / ``SQLITE_NOTADB``) is a reported problem, except
-        through an ``immutable=1`` snapshot.
-
         Raises:
-            StorageError: the database cannot be read (locked, I/O error).
+            StorageError: the database cannot be read (locked, I/O error; ADR 0110).
         """
         missing: list[int] = []
         rebuilt: list[str] = []

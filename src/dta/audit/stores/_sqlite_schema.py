@@ -238,7 +238,7 @@ def damage_of(exc: sqlite3.Error) -> str | None:
     """What a SQLite error says about damage to the file (``SQLITE_CORRUPT*``, ``SQLITE_NOTADB``).
 
     None for every other error (locked, I/O, permission): those are failures to read, not
-    findings about the file.
+    findings about the file (ADR 0110).
     """
     name = str(getattr(exc, "sqlite_errorname", ""))
     if name.startswith("SQLITE_CORRUPT") or name == "SQLITE_NOTADB":
