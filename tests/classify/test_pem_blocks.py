@@ -8,14 +8,13 @@ from __future__ import annotations
 import base64
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dta.classify import _candidates, _engine, _stream, scan_paths
+from dta.classify import _engine, _stream, scan_paths
 from dta.classify._detectors_secrets import (
     PEM_MIN_ENTROPY,
     PEM_MIN_PAYLOAD,
@@ -43,19 +42,6 @@ def block(b64: str, label: str = RSA, headers: str = "", eol: str = "\n", width:
     return (
         f"-----BEGIN {label}-----{eol}{headers}{lines(b64, width, eol)}{eol}-----END {label}-----"
     )
-
-
-@pytest.fixture(params=["c", "python"])
-def candidate_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run a test with the C candidate pass, then with the regex/find one."""
-    was = _candidates.SPEEDUPS
-    if not _candidates.use_speedups(request.param == "c") and request.param == "c":
-        _candidates.use_speedups(was)
-        pytest.skip("dta._speedups without the classification passes (no C compiler)")
-    try:
-        yield request.param
-    finally:
-        _candidates.use_speedups(was)
 
 
 def pem_hits(text: str) -> list[Hit]:

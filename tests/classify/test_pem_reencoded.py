@@ -11,32 +11,19 @@ Every engine-level test runs with the C candidate pass and with the pure-Python 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from dta.classify import _candidates, _engine, scan_paths
+from dta.classify import _engine, scan_paths
 from dta.classify._detectors_secrets import PEM_MIN_ENTROPY, entropy
 from dta.classify._findings import Hit, Likelihood
 
 KEY = b"pem test fingerprint key 0000002"
 PASSWORD = b"correct horse battery staple"
-
-
-@pytest.fixture(params=["c", "python"])
-def candidate_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run a test with the C candidate pass, then with the regex/find one."""
-    was = _candidates.SPEEDUPS
-    if not _candidates.use_speedups(request.param == "c") and request.param == "c":
-        _candidates.use_speedups(was)
-        pytest.skip("dta._speedups without the classification passes (no C compiler)")
-    try:
-        yield request.param
-    finally:
-        _candidates.use_speedups(was)
 
 
 def pem_hits(text: str) -> list[Hit]:

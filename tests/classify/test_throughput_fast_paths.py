@@ -17,7 +17,6 @@ import io
 import json
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -88,19 +87,6 @@ def corpora() -> dict[str, bytes]:
         "dense": bench.mixed_corpus(1 << 20).encode("utf-8"),
         "sparse": bench.mixed_corpus(1 << 20, every=12).encode("utf-8"),
     }
-
-
-@pytest.fixture(params=["c", "python"])
-def candidate_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run a test with the C candidate passes (ADR 0103), then with the regex/find ones."""
-    was = _candidates.SPEEDUPS
-    if not _candidates.use_speedups(request.param == "c") and request.param == "c":
-        _candidates.use_speedups(was)
-        pytest.skip("dta._speedups without the classification passes (no C compiler)")
-    try:
-        yield request.param
-    finally:
-        _candidates.use_speedups(was)
 
 
 @pytest.mark.parametrize("name", ["dense", "sparse"])
