@@ -42,21 +42,33 @@ typedef struct {
     Py_ssize_t cap;
 } cls_buf;
 
+/* Room for `need` more entries (need <= 2: doubling from 64 always makes enough). */
+static int
+cls_reserve(cls_buf *b, Py_ssize_t need)
+{
+    Py_ssize_t cap;
+    Py_ssize_t *v;
+    if (b->len + need <= b->cap) {
+        return 0;
+    }
+    cap = b->cap ? b->cap * 2 : 64;
+    if (cap > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Py_ssize_t) / 2) {
+        return -1;
+    }
+    v = (Py_ssize_t *)realloc(b->v, (size_t)cap * sizeof(Py_ssize_t));
+    if (v == NULL) {
+        return -1;
+    }
+    b->v = v;
+    b->cap = cap;
+    return 0;
+}
+
 static int
 cls_push2(cls_buf *b, Py_ssize_t x, Py_ssize_t y)
 {
-    if (b->len + 2 > b->cap) {
-        Py_ssize_t cap = b->cap ? b->cap * 2 : 64;
-        Py_ssize_t *v;
-        if (cap > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Py_ssize_t) / 2) {
-            return -1;
-        }
-        v = (Py_ssize_t *)realloc(b->v, (size_t)cap * sizeof(Py_ssize_t));
-        if (v == NULL) {
-            return -1;
-        }
-        b->v = v;
-        b->cap = cap;
+    if (cls_reserve(b, 2) < 0) {
+        return -1;
     }
     b->v[b->len++] = x;
     b->v[b->len++] = y;
@@ -66,18 +78,8 @@ cls_push2(cls_buf *b, Py_ssize_t x, Py_ssize_t y)
 static int
 cls_push1(cls_buf *b, Py_ssize_t x)
 {
-    if (b->len + 1 > b->cap) {
-        Py_ssize_t cap = b->cap ? b->cap * 2 : 64;
-        Py_ssize_t *v;
-        if (cap > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Py_ssize_t) / 2) {
-            return -1;
-        }
-        v = (Py_ssize_t *)realloc(b->v, (size_t)cap * sizeof(Py_ssize_t));
-        if (v == NULL) {
-            return -1;
-        }
-        b->v = v;
-        b->cap = cap;
+    if (cls_reserve(b, 1) < 0) {
+        return -1;
     }
     b->v[b->len++] = x;
     return 0;
